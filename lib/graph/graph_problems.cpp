@@ -1,0 +1,111 @@
+#include "graph/graph_problems.hpp"
+
+#include <cmath>
+#include <string_view>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+OPPLAN_BEGIN_NAMESPACE
+namespace detail {
+
+std::optional<std::string> amount_problem(double value) {
+  if (std::isnan(value)) return std::string("is NaN");
+  if (std::isinf(value)) return std::string("is infinite");
+  if (value < 0) return fmt::format("is negative ({})", value);
+  return std::nullopt;
+}
+
+namespace {
+
+class Collector {
+ public:
+  explicit Collector(std::vector<GraphProblem>& out) : out_(out) {}
+  bool full() const { return out_.size() >= kMaxGraphProblems; }
+  void add(GraphProblem::Subject s, std::uint32_t index, std::string field, std::string message) {
+    if (!full()) out_.push_back({s, index, std::move(field), std::move(message)});
+  }
+  void amount(GraphProblem::Subject s, std::uint32_t index, std::string_view field, double value) {
+    if (auto why = amount_problem(value)) add(s, index, std::string(field), *why);
+  }
+
+ private:
+  std::vector<GraphProblem>& out_;
+};
+
+void check_op(const Graph& graph, OpId id, Collector& c) {
+  const Op& op = graph.op(id);
+  const auto i = id.value();
+  constexpr auto kOp = GraphProblem::Subject::kOp;
+  if (op.name.empty()) c.add(kOp, i, "name", "is empty");
+  if (op.kind.empty()) c.add(kOp, i, "kind", "is empty");
+  for (Phase p : kAllPhases) {
+    const PhaseCost& cost = op.cost(p);
+    const std::string prefix = to_string(p);
+    c.amount(kOp, i, prefix + "/flops", cost.flops);
+    c.amount(kOp, i, prefix + "/bytes", cost.bytes);
+    if (cost.seconds) c.amount(kOp, i, prefix + "/seconds", *cost.seconds);
+  }
+  c.amount(kOp, i, "param_bytes", op.param_bytes);
+  c.amount(kOp, i, "activation_bytes", op.activation_bytes);
+  for (std::size_t d = 0; d < op.shape.size(); ++d)
+    if (op.shape[d] < 0) c.add(kOp, i, fmt::format("shape/{}", d), fmt::format("is negative ({})", op.shape[d]));
+}
+
+}  // namespace
+
+std::vector<GraphProblem> find_graph_problems(const Graph& graph) {
+  std::vector<GraphProblem> out;
+  Collector c(out);
+  std::unordered_map<std::string_view, std::uint32_t> first_with_name;
+  first_with_name.reserve(graph.num_ops());
+  for (OpId id : graph.ops()) {
+    if (c.full()) return out;
+    check_op(graph, id, c);
+    const std::string& name = graph.op(id).name;
+    if (name.empty()) continue;
+    auto [it, inserted] = first_with_name.emplace(name, id.value());
+    if (!inserted)
+      c.add(GraphProblem::Subject::kOp, id.value(), "name",
+            fmt::format("'{}' is also the name of op #{}", name, it->second));
+  }
+  for (EdgeId id : graph.edges()) {
+    if (c.full()) return out;
+    const Edge& e = graph.edge(id);
+    c.amount(GraphProblem::Subject::kEdge, id.value(), "bytes", e.bytes);
+    if (e.src == e.dst)
+      c.add(GraphProblem::Subject::kEdge, id.value(), "",
+            fmt::format("connects op '{}' to itself", graph.op(e.src).name));
+  }
+  if (c.full()) return out;
+  if (auto cycle = graph.find_cycle(); cycle && cycle->size() > 1) {  // self-loops are reported above
+    std::string path;
+    for (OpId op : *cycle) path += fmt::format("'{}' -> ", graph.op(op).name);
+    path += fmt::format("'{}'", graph.op(cycle->front()).name);
+    c.add(GraphProblem::Subject::kGraph, 0, "", "has a cycle: " + path);
+  }
+  return out;
+}
+
+std::string describe(const Graph& graph, const GraphProblem& p) {
+  std::string field = p.field;
+  for (char& ch : field)
+    if (ch == '/') ch = '.';
+  const std::string sep = field.empty() ? "" : " ";
+  switch (p.subject) {
+    case GraphProblem::Subject::kOp: {
+      const Op& op = graph.op(OpId(p.index));
+      return fmt::format("op '{}' (#{}): {}{}{}", op.name, p.index, field, sep, p.message);
+    }
+    case GraphProblem::Subject::kEdge: {
+      const Edge& e = graph.edge(EdgeId(p.index));
+      return fmt::format("edge #{} ('{}' -> '{}'): {}{}{}", p.index, graph.op(e.src).name, graph.op(e.dst).name,
+                         field, sep, p.message);
+    }
+    case GraphProblem::Subject::kGraph: break;
+  }
+  return fmt::format("graph: {}", p.message);
+}
+
+}  // namespace detail
+OPPLAN_END_NAMESPACE
