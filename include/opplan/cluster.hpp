@@ -130,13 +130,15 @@ class OPPLAN_EXPORT Cluster {
   Status validate() const;
 
   // ---- presets -------------------------------------------------------------------------------
-  // `nodes` nodes of 8 GPUs each, with one mesh named "cluster" of shape nodes x 8. Figures are
-  // the vendors' data-sheet values (docs/cluster-presets.md).
+  // `nodes` nodes of 8 GPUs each, named "n<node>.gpu<k>" (device id 8 * node + k), with one mesh
+  // named "cluster" of shape nodes x 8. Figures are the vendors' data-sheet values
+  // (docs/cluster-presets.md). Throw std::invalid_argument when nodes < 1.
   static Cluster dgx_a100(int nodes = 1);  // A100-SXM4-80GB, NVLink 3, 8x HDR InfiniBand
   static Cluster dgx_h100(int nodes = 1);  // H100-SXM5-80GB, NVLink 4, 8x NDR InfiniBand
   static Cluster aws_p3_16xlarge(int nodes = 1);  // V100-SXM2-16GB, NVLink 2, 25 Gbps Ethernet
-  // By name: "dgx-a100", "dgx-h100", "p3.16xlarge"; a suffix "xN" asks for N nodes
-  // ("dgx-a100x4"). Fails with kNotFound listing the known names.
+  // By name, case-insensitive: "dgx-a100", "dgx-h100", "p3.16xlarge"; a suffix "xN" asks for N
+  // nodes, 1 <= N <= 1024 ("dgx-a100x4"), else kInvalidArgument. An unknown name fails with
+  // kNotFound listing the known names.
   static Result<Cluster> preset(std::string_view name);
   static std::vector<std::string> preset_names();
 

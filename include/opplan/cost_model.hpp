@@ -42,7 +42,8 @@ class OPPLAN_EXPORT CostModel {
   virtual double sharded_op_time(const Op& op, Phase phase, const Cluster& cluster, const Mesh& mesh,
                                  int num_shards) const = 0;
 
-  // Seconds to send `bytes` from src to dst (0 when src == dst).
+  // Seconds to send `bytes` from src to dst (0 when src == dst). A message of 0 bytes between two
+  // devices still costs the link's latency: it is a synchronisation.
   virtual double transfer_time(const Cluster& cluster, DeviceId src, DeviceId dst, double bytes) const = 0;
 
   // Seconds for a collective over `group`, where `bytes` is the size of the full buffer each
@@ -70,6 +71,9 @@ class OPPLAN_EXPORT CostModel {
 //    with all_to_all_congestion(n) = max(1, n/2) when Options::alpa_all_to_all_penalty (Alpa's
 //    penalty for V100 NVLink), else 1.
 //  - Memory: parameters = param_bytes * param_memory_factor; activations = activation_bytes.
+// Programming errors throw: negative or NaN bytes, num_shards < 1, an empty mesh or group, a
+// device repeated in a group (std::invalid_argument), a device id not in the cluster
+// (std::out_of_range).
 class OPPLAN_EXPORT AnalyticCostModel : public CostModel {
  public:
   struct Options {
@@ -78,7 +82,7 @@ class OPPLAN_EXPORT AnalyticCostModel : public CostModel {
     double launch_overhead = 5e-6;      // seconds added to every non-empty phase, >= 0
     // Bytes of memory per byte of parameters: 1 = weights only; 2 adds gradients; mixed-precision
     // Adam (fp16 weights + grads, fp32 master, momentum, variance) is 8.
-    double param_memory_factor = 1.0;
+    double param_memory_factor = 1.0;  // finite, > 0
     bool alpa_all_to_all_penalty = false;
 
     // False, with a message naming the field, when a value is out of range.
