@@ -6,6 +6,9 @@
 #include <opplan/graph.hpp>
 #include <opplan/ids.hpp>
 #include <opplan/io.hpp>
+#include <opplan/formulation.hpp>
+#include <opplan/mip_model.hpp>
 #include <opplan/models.hpp>
+#include <opplan/solver.hpp>
 #include <opplan/status.hpp>
 #include <opplan/version.hpp>
