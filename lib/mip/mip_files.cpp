@@ -1,10 +1,13 @@
 // MPS and CPLEX-LP files through GLPK's readers and writers, and the LP relaxation.
 #include <opplan/solver.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -26,6 +29,61 @@ const char* format_name(Format f) {
   return "?";
 }
 
+// GLPK's MPS reader and writer know no objective sense (glpsol takes --max instead). opplan writes
+// the common free-MPS extension "OBJSENSE / MAX" that CBC, HiGHS and others read, and strips it
+// again before handing a file to GLPK.
+Status add_objsense_section(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  in.close();
+  std::string content = text.str();
+  const auto name_line = content.find("\nNAME");
+  const auto insert_at = name_line == std::string::npos ? std::string::npos : content.find('\n', name_line + 1);
+  if (insert_at == std::string::npos) return Status(StatusCode::kInternal, "MPS file written by GLPK has no NAME line");
+  content.insert(insert_at + 1, "OBJSENSE\n    MAX\n");
+  std::ofstream out(path, std::ios::trunc);
+  out << content;
+  if (!out) return Status(StatusCode::kIoError, fmt::format("cannot write '{}'", path));
+  return Status::Ok();
+}
+
+// Copies an MPS file with its OBJSENSE section turned into comments (so line numbers in GLPK's
+// messages stay right) to a temporary file; returns its path, or an empty string when the file has
+// no such section. *maximize is set from the section.
+std::string strip_objsense_section(const std::string& path, bool* maximize) {
+  std::ifstream in(path);
+  std::string line, kept;
+  bool found = false, in_section = false;
+  while (std::getline(in, line)) {
+    std::string word = line;
+    word.erase(0, word.find_first_not_of(" \t"));
+    const bool indicator = !line.empty() && line[0] != ' ' && line[0] != '\t' && line[0] != '*';
+    if (in_section && !indicator) {
+      if (word.rfind("MAX", 0) == 0) *maximize = true;
+      kept += "* " + line + '\n';
+      continue;
+    }
+    in_section = false;
+    if (indicator && line.rfind("OBJSENSE", 0) == 0) {
+      found = true;
+      in_section = true;
+      if (line.find("MAX") != std::string::npos) *maximize = true;  // "OBJSENSE MAX" on one line
+      kept += "* " + line + '\n';
+      continue;
+    }
+    kept += line;
+    kept += '\n';
+  }
+  if (!found) return {};
+  static std::atomic<unsigned> counter{0};
+  const auto tmp = std::filesystem::temp_directory_path() /
+                   fmt::format("opplan-{}-{}.mps", static_cast<const void*>(&kept), counter++);
+  std::ofstream out(tmp);
+  out << kept;
+  return out ? tmp.string() : std::string();
+}
+
 Status write_model(const MipModel& model, const std::string& path, Format format) {
   if (Status s = model.validate(); !s.ok()) return s.with_context(fmt::format("cannot write '{}'", path));
   detail::GlpkSession session;
@@ -43,27 +101,43 @@ Status write_model(const MipModel& model, const std::string& path, Format format
   if (!ok || ret != 0)
     return Status(StatusCode::kIoError,
                   fmt::format("cannot write {} file '{}': {}", format_name(format), path, session.log_tail(3)));
+  if (format != Format::kLp && model.sense() == ObjectiveSense::kMaximize) return add_objsense_section(path);
   return Status::Ok();
 }
 
 Result<MipModel> read_model(const std::string& path, Format format) {
   if (!std::ifstream(path).good()) return Status(StatusCode::kIoError, fmt::format("cannot open '{}'", path));
+  bool maximize = false;
+  std::string stripped;
+  if (format != Format::kLp) stripped = strip_objsense_section(path, &maximize);
+  struct RemoveOnExit {
+    std::string file;
+    ~RemoveOnExit() {
+      if (!file.empty()) std::filesystem::remove(file);
+    }
+  } cleanup{stripped};
+  const std::string& source = stripped.empty() ? path : stripped;
   detail::GlpkSession session;
   detail::GlpkProblem problem(session);
   if (!problem.get()) return Status(StatusCode::kInternal, "GLPK could not create a problem");
   glp_prob* P = problem.get();
   int ret = 1;
   const bool ok = session.guarded([&] {
-    ret = format == Format::kLp ? glp_read_lp(P, nullptr, path.c_str())
+    ret = format == Format::kLp ? glp_read_lp(P, nullptr, source.c_str())
                                 : glp_read_mps(P, format == Format::kFreeMps ? GLP_MPS_FILE : GLP_MPS_DECK, nullptr,
-                                               path.c_str());
+                                               source.c_str());
   });
   if (!ok || ret != 0) {
     // GLPK's reader prints "path:line: what is wrong"; that is the message users need.
-    return Status(StatusCode::kParseError,
-                  fmt::format("'{}' is not a valid {} file: {}", path, format_name(format), session.log_tail(2)));
+    std::string why = session.log_tail(2);
+    if (!stripped.empty())
+      for (auto at = why.find(stripped); at != std::string::npos; at = why.find(stripped, at + path.size()))
+        why.replace(at, stripped.size(), path);
+    return Status(StatusCode::kParseError, fmt::format("'{}' is not a valid {} file: {}", path, format_name(format), why));
   }
-  return problem.to_model(path);
+  MipModel model = problem.to_model(path);
+  if (maximize) model.set_sense(ObjectiveSense::kMaximize);
+  return model;
 }
 
 }  // namespace
