@@ -1,0 +1,45 @@
+// Shared pieces of the opplan command-line program: exit codes, how a subcommand plugs into main,
+// error reporting and human-readable units. Private to tools/opplan.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+#include <opplan/status.hpp>
+
+namespace opplan::cli {
+
+// The exit codes are part of the program's interface (scripts and tests/tools check them).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInvalidInput = 1;  // a file, model or preset is missing or wrong
+inline constexpr int kExitUsage = 2;         // the command line itself is wrong
+
+// A subcommand registered on the main app; `run` is called when it was the one parsed and returns
+// the exit code. Its options live in state captured by `run`.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command add_info_command(CLI::App& parent);
+Command add_validate_command(CLI::App& parent);
+
+// Writes "opplan: <what is wrong>" on stderr and returns kExitInvalidInput. When `file` is given
+// and the message does not already name it, the message is prefixed with it, so every error says
+// which input it is about. Stdout is left alone, also in --json mode (see the --help footer).
+int report_error(const Status& status, std::string_view file = {});
+int report_error(std::string_view message);
+
+// "1 op", "3 ops"; `many` when the plural is not singular + "s".
+std::string plural(std::size_t n, std::string_view one, std::string_view many = {});
+
+// Three significant digits with an SI prefix: "2.90 TFLOP", "312 TFLOP/s".
+std::string human_si(double value, std::string_view unit);
+// Memory sizes with decimal prefixes, as vendors' data sheets give them: "2.63 GB", "80.0 GB".
+std::string human_bytes(double bytes);
+// "12.3 ms", "1.02 s", "850 us".
+std::string human_seconds(double seconds);
+
+}  // namespace opplan::cli

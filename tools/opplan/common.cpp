@@ -1,0 +1,70 @@
+// Error reporting and human-readable units shared by the subcommands.
+#include <cmath>
+#include <iostream>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "cli.hpp"
+
+namespace opplan::cli {
+
+int report_error(const Status& status, std::string_view file) {
+  std::string message = status.message();
+  if (!file.empty() && message.find(file) == std::string::npos) message = fmt::format("{}: {}", file, message);
+  std::cerr << fmt::format("opplan: {}: {}\n", to_string(status.code()), message);
+  return kExitInvalidInput;
+}
+
+int report_error(std::string_view message) {
+  std::cerr << fmt::format("opplan: {}\n", message);
+  return kExitInvalidInput;
+}
+
+std::string plural(std::size_t n, std::string_view one, std::string_view many) {
+  if (n == 1) return fmt::format("1 {}", one);
+  if (many.empty()) return fmt::format("{} {}s", n, one);
+  return fmt::format("{} {}", n, many);
+}
+
+namespace {
+
+// Three significant digits for a value already scaled into [1, 1000).
+std::string three_digits(double value) {
+  const double magnitude = std::fabs(value);
+  if (magnitude >= 100 || magnitude == 0) return fmt::format("{:.0f}", value);
+  if (magnitude >= 10) return fmt::format("{:.1f}", value);
+  return fmt::format("{:.2f}", value);
+}
+
+// value / step^k for the largest k that keeps it >= 1 (within the prefixes available).
+template <std::size_t N>
+std::string scaled(double value, double step, const char* const (&prefixes)[N], std::string_view unit) {
+  if (!std::isfinite(value)) return fmt::format("{} {}", value, unit);
+  std::size_t k = 0;
+  while (k + 1 < N && std::fabs(value) >= step * 0.9995) {  // 999.96 rounds to "1.00 k", not "1000"
+    value /= step;
+    ++k;
+  }
+  return fmt::format("{} {}{}", three_digits(value), prefixes[k], unit);
+}
+
+}  // namespace
+
+std::string human_si(double value, std::string_view unit) {
+  static const char* const kPrefixes[] = {"", "k", "M", "G", "T", "P", "E", "Z"};
+  return scaled(value, 1000, kPrefixes, unit);
+}
+
+std::string human_bytes(double bytes) { return human_si(bytes, "B"); }
+
+std::string human_seconds(double seconds) {
+  const double magnitude = std::fabs(seconds);
+  if (magnitude == 0) return "0 s";
+  if (magnitude >= 0.9995) return three_digits(seconds) + " s";
+  if (magnitude >= 0.9995e-3) return three_digits(seconds * 1e3) + " ms";
+  if (magnitude >= 0.9995e-6) return three_digits(seconds * 1e6) + " us";
+  return three_digits(seconds * 1e9) + " ns";
+}
+
+}  // namespace opplan::cli
