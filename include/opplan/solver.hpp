@@ -144,6 +144,7 @@ class OPPLAN_EXPORT GlpkSolver : public Solver {
     bool clique_cuts = false;      // clique cuts
     bool feasibility_pump = false; // feasibility pump heuristic
     bool proximity_search = false; // proximity search heuristic
+    bool scale = true;             // scale rows and columns first (glp_scale_prob), as glpsol does
   };
 
   GlpkSolver() = default;

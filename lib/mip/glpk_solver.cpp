@@ -349,6 +349,7 @@ SolveResult GlpkSolver::solve(const MipModel& model, const SolveArguments& args)
   if (!problem.load(model)) return glpk_failed("loading the model");
   glp_prob* P = problem.get();
   const int n = static_cast<int>(model.num_variables());
+  if (options_.scale && !session.guarded([&] { glp_scale_prob(P, GLP_SF_AUTO); })) return glpk_failed("scaling");
 
   // Without the MIP presolver glp_intopt needs an optimal basis of the root LP.
   if (!presolve) {
