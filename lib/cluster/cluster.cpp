@@ -218,10 +218,13 @@ std::vector<ClusterProblem> find_cluster_problems(const Cluster& cluster) {
       add(path, who + ":", "names a device that is not in the cluster");
     link_ok(path, who, o.link);
   }
+  std::unordered_map<std::string_view, std::uint32_t> mesh_names;
   for (MeshId mid : cluster.meshes()) {
     const Mesh& mesh = cluster.mesh(mid);
     const std::string path = fmt::format("meshes/{}", mid.value());
     const std::string who = fmt::format("mesh '{}' (#{})", mesh.name, mid.value());
+    if (auto [it, inserted] = mesh_names.emplace(mesh.name, mid.value()); !inserted)
+      add(path + "/name", who + ": name", fmt::format("is also used by mesh #{}", it->second));
     if (mesh.rows <= 0 || mesh.cols <= 0) {
       add(path + "/shape", who + ": shape", fmt::format("{}x{} must be positive", mesh.rows, mesh.cols));
       continue;

@@ -180,7 +180,7 @@ std::optional<OpId> Graph::find_op(std::string_view name) const {
     for (std::uint32_t i = 0; i < impl_->ops.size(); ++i) impl_->name_index.emplace(impl_->ops[i].name, i);
     impl_->index_dirty = false;
   }
-  auto it = impl_->name_index.find(std::string(name));
+  auto it = impl_->name_index.find(name);
   if (it == impl_->name_index.end()) return std::nullopt;
   return OpId(it->second);
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -12,6 +13,12 @@
 #include <opplan/graph.hpp>
 
 OPPLAN_BEGIN_NAMESPACE
+
+// Hash for heterogeneous lookup: find_op(string_view) without building a std::string.
+struct NameHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
 
 // Structure lives in a Boost adjacency_list (vertex index = OpId, edge property = EdgeId), the
 // payload in plain vectors indexed by id so that reading an op never touches Boost.
@@ -27,7 +34,7 @@ struct Graph::Impl {
   // name -> first op with that name. Rebuilt lazily after mutable_op(), under the mutex so that
   // concurrent const calls stay safe.
   mutable std::mutex index_mutex;
-  mutable std::unordered_map<std::string, std::uint32_t> name_index;
+  mutable std::unordered_map<std::string, std::uint32_t, NameHash, std::equal_to<>> name_index;
   mutable bool index_dirty = false;
 
   Impl() = default;

@@ -25,8 +25,14 @@ class Collector {
   void add(GraphProblem::Subject s, std::uint32_t index, std::string field, std::string message) {
     if (!full()) out_.push_back({s, index, std::move(field), std::move(message)});
   }
-  void amount(GraphProblem::Subject s, std::uint32_t index, std::string_view field, double value) {
-    if (auto why = amount_problem(value)) add(s, index, std::string(field), *why);
+  // The field path is only composed when there is a problem: a large correct graph builds no strings.
+  void amount(GraphProblem::Subject s, std::uint32_t index, std::string_view field, double value,
+              std::string_view subfield = {}) {
+    if (auto why = amount_problem(value)) {
+      std::string path(field);
+      if (!subfield.empty()) path.append("/").append(subfield);
+      add(s, index, std::move(path), *why);
+    }
   }
 
  private:
@@ -41,10 +47,10 @@ void check_op(const Graph& graph, OpId id, Collector& c) {
   if (op.kind.empty()) c.add(kOp, i, "kind", "is empty");
   for (Phase p : kAllPhases) {
     const PhaseCost& cost = op.cost(p);
-    const std::string prefix = to_string(p);
-    c.amount(kOp, i, prefix + "/flops", cost.flops);
-    c.amount(kOp, i, prefix + "/bytes", cost.bytes);
-    if (cost.seconds) c.amount(kOp, i, prefix + "/seconds", *cost.seconds);
+    const char* phase = to_string(p);
+    c.amount(kOp, i, phase, cost.flops, "flops");
+    c.amount(kOp, i, phase, cost.bytes, "bytes");
+    if (cost.seconds) c.amount(kOp, i, phase, *cost.seconds, "seconds");
   }
   c.amount(kOp, i, "param_bytes", op.param_bytes);
   c.amount(kOp, i, "activation_bytes", op.activation_bytes);

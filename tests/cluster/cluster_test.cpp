@@ -248,6 +248,15 @@ TEST(ClusterValidate, RejectsAMeshRepeatingADevice) {
   EXPECT_THAT(s.message(), HasSubstr("mesh 'twice' (#1): device 'a1' appears twice"));
 }
 
+TEST(ClusterValidate, RejectsDuplicateMeshNames) {
+  Cluster c = two_by_two();
+  c.add_mesh(Mesh{"node", 1, 2, {dev(0), dev(1)}});
+  c.add_mesh(Mesh{"node", 1, 2, {dev(2), dev(3)}});
+  const auto s = c.validate();
+  EXPECT_THAT(s.message(), HasSubstr("1 problem"));
+  EXPECT_THAT(s.message(), HasSubstr("mesh 'node' (#1): name is also used by mesh #0"));
+}
+
 TEST(ClusterValidate, RejectsUnknownDeviceIdsInMeshes) {
   Cluster c = two_by_two();
   c.add_mesh(Mesh{"ghost", 1, 2, {dev(0), dev(99)}});
