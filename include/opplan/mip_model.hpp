@@ -121,9 +121,10 @@ OPPLAN_EXPORT BoundedExpr operator>=(LinearExpr expr, double lower);
 OPPLAN_EXPORT BoundedExpr operator==(LinearExpr expr, double value);
 OPPLAN_EXPORT BoundedExpr operator<=(double lower, LinearExpr expr);
 OPPLAN_EXPORT BoundedExpr operator>=(double upper, LinearExpr expr);
-// expr_a <= expr_b and expr_a >= expr_b move everything to the left: expr_a - expr_b <= 0.
+// expr_a <= expr_b, >= and == move everything to the left: expr_a - expr_b <= 0 (>= 0, == 0).
 OPPLAN_EXPORT BoundedExpr operator<=(LinearExpr a, const LinearExpr& b);
 OPPLAN_EXPORT BoundedExpr operator>=(LinearExpr a, const LinearExpr& b);
+OPPLAN_EXPORT BoundedExpr operator==(LinearExpr a, const LinearExpr& b);
 
 enum class ObjectiveSense : std::uint8_t { kMinimize, kMaximize };
 

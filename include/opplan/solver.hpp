@@ -88,7 +88,9 @@ using SolverCallback = std::function<CallbackResult(const CallbackData&)>;
 struct SolveArguments {
   SolverOptions options;
   // A full assignment (one value per variable) to start from. If it is feasible the result is never
-  // worse than it; an infeasible warm start is ignored (the result's message says why).
+  // worse than it; an infeasible warm start is ignored (the result's message says why). Feasibility
+  // is checked against the model's rows only: with lazy rows, the caller must give a warm start (and
+  // suggested solutions) that also satisfies every row its callback could add.
   std::vector<double> warm_start;
   CallbackRegistration registration;
   SolverCallback callback;
@@ -103,7 +105,7 @@ struct SolveResult {
   std::vector<double> values;      // one per variable when has_solution
   double objective = kInf;         // of `values`
   double best_bound = -kInf;       // proven bound (min: lower, max: upper); = objective when optimal
-  double gap = kInf;               // relative gap |objective - bound| / max(|objective|, 1e-10)
+  double gap = kInf;               // relative gap |objective - bound| / (|objective| + DBL_EPSILON), as GLPK
   std::int64_t nodes = 0;
   double seconds = 0;              // wall time of solve()
   double presolve_seconds = 0;     // building the backend problem and the root relaxation

@@ -43,6 +43,8 @@ Result<MipModel> Formulation::build() {
     if (Status s = build_model(model, variables_); !s.ok()) return s.with_context(fmt::format("formulation '{}'", name()));
   } catch (const std::exception& e) {
     return Status(StatusCode::kInternal, fmt::format("formulation '{}' threw: {}", name(), e.what()));
+  } catch (...) {
+    return Status(StatusCode::kInternal, fmt::format("formulation '{}' threw a non-standard exception", name()));
   }
   for (std::size_t i = 0; i < extensions_.size(); ++i) {
     const std::string who = fmt::format("formulation '{}': extension #{}", name(), i);

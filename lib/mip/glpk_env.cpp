@@ -29,6 +29,8 @@ void register_thread_cleanup() {
   (void)env;
 }
 
+thread_local GlpkSession* t_innermost_session = nullptr;
+
 }  // namespace
 
 bool glpk_has_tls() {
@@ -36,14 +38,21 @@ bool glpk_has_tls() {
   return has;
 }
 
-GlpkSession::GlpkSession() {
-  if (!glpk_has_tls()) lock_.emplace(global_glpk_mutex());
+GlpkSession::GlpkSession() : outer_(t_innermost_session) {
+  if (!glpk_has_tls() && !outer_) lock_.emplace(global_glpk_mutex());  // a nested session's thread holds it
   register_thread_cleanup();
+  t_innermost_session = this;
   glp_term_hook(&GlpkSession::on_output, this);
 }
 
 GlpkSession::~GlpkSession() {
-  if (!env_lost_) {
+  t_innermost_session = outer_;
+  if (env_lost_) return;
+  if (outer_) {
+    glp_term_hook(&GlpkSession::on_output, outer_);
+    if (outer_->guarding_) glp_error_hook(&GlpkSession::on_error, outer_);
+    else glp_error_hook(nullptr, nullptr);
+  } else {
     glp_term_hook(nullptr, nullptr);
     glp_error_hook(nullptr, nullptr);
   }

@@ -24,7 +24,8 @@ namespace detail {
 bool glpk_has_tls();
 
 // Held for the duration of one use of GLPK: the lock (when GLPK has no TLS), the log capture and
-// the error hook. Not copyable; one per thread at a time.
+// the error hook. Not copyable. Sessions of one thread nest (a solve run by a solver callback): the
+// inner one hands the hooks back to the outer one when it ends.
 class GlpkSession {
  public:
   GlpkSession();
@@ -44,11 +45,14 @@ class GlpkSession {
   bool guarded(F&& f) {
     if (env_lost_) return false;
     glp_error_hook(&GlpkSession::on_error, this);
+    guarding_ = true;
     if (setjmp(jump_) == 0) {
       f();
+      guarding_ = false;
       glp_error_hook(nullptr, nullptr);
       return true;
     }
+    guarding_ = false;
     recover();
     return false;
   }
@@ -62,6 +66,8 @@ class GlpkSession {
   std::string log_;
   std::jmp_buf jump_;
   bool env_lost_ = false;
+  bool guarding_ = false;         // inside guarded(): the error hook is this session's
+  GlpkSession* outer_ = nullptr;  // the session this one is nested in, on this thread
 };
 
 }  // namespace detail

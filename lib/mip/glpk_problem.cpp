@@ -4,6 +4,8 @@
 #include <climits>
 #include <cmath>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 
 OPPLAN_BEGIN_NAMESPACE
 namespace detail {
@@ -82,11 +84,15 @@ bool GlpkProblem::load(const MipModel& model, bool relax) {
   ja.resize(w);
   ar.resize(w);
 
+  // A repeated name is kept only where it first occurs: files name columns and rows, and a file with
+  // two columns (or rows) of one name is read back as something else or not at all.
   std::vector<const char*> var_names(model.num_variables(), nullptr), row_names(model.num_rows(), nullptr);
+  std::unordered_set<std::string_view> seen;
   for (int j = 0; j < n; ++j)
-    if (const auto& s = model.name(model.variable(j)); glpk_name_ok(s)) var_names[j] = s.c_str();
+    if (const auto& s = model.name(model.variable(j)); glpk_name_ok(s) && seen.insert(s).second) var_names[j] = s.c_str();
+  seen.clear();
   for (int i = 0; i < m; ++i)
-    if (const auto& s = model.name(model.row(i)); glpk_name_ok(s)) row_names[i] = s.c_str();
+    if (const auto& s = model.name(model.row(i)); glpk_name_ok(s) && seen.insert(s).second) row_names[i] = s.c_str();
 
   glp_prob* P = prob_;
   const std::string& pname = model.name();

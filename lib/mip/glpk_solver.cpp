@@ -149,10 +149,24 @@ bool offer_solution(glp_tree* T, Search& s, const std::vector<double>& values) {
     if (s.model->var_types()[static_cast<std::size_t>(j)] != VarType::kContinuous) v = std::round(v);
     s.x[static_cast<std::size_t>(j) + 1] = v;
   }
-  if (glp_ios_heur_sol(T, s.x.data()) != 0) return false;  // not better than the incumbent
-  const double z = s.model->objective_value(values);
-  if (!std::isfinite(s.best_objective) || better(s, z, s.best_objective)) s.best_objective = z;
-  return true;
+  // Not better than the incumbent when non-zero. An accepted one is announced as the new incumbent
+  // at the next event (handle_event).
+  return glp_ios_heur_sol(T, s.x.data()) == 0;
+}
+
+// Tells the callback about a better incumbent, if there is one. GLPK announces only the solutions of
+// its branching (GLP_IBINGO); those of heuristics (its own rounding, a suggested solution, the warm
+// start) become the incumbent silently, so every event compares.
+void report_new_incumbent(glp_prob* P, Search& s) {
+  if (glp_mip_status(P) != GLP_FEAS && glp_mip_status(P) != GLP_OPT) return;
+  const double z = glp_mip_obj_val(P);
+  if (std::isfinite(s.best_objective) && !better(s, z, s.best_objective)) return;
+  s.best_objective = z;
+  if (s.args->registration.incumbent) {
+    CallbackData d = make_data(s, CallbackEvent::kIncumbent);
+    read_columns(P, s.n, /*mip=*/true, d.solution);
+    apply_result(s, s.args->callback(d));
+  }
 }
 
 void handle_event(glp_tree* T, Search& s) {
@@ -170,16 +184,9 @@ void handle_event(glp_tree* T, Search& s) {
   if (s.stop != StopReason::kNone) return;
 
   glp_prob* P = glp_ios_get_prob(T);
+  report_new_incumbent(P, s);
+  if (s.stop != StopReason::kNone) return;
   switch (glp_ios_reason(T)) {
-    case GLP_IBINGO: {
-      s.best_objective = glp_mip_obj_val(P);
-      if (reg.incumbent) {
-        CallbackData d = make_data(s, CallbackEvent::kIncumbent);
-        read_columns(P, s.n, /*mip=*/true, d.solution);
-        apply_result(s, args.callback(d));
-      }
-      break;
-    }
     case GLP_IHEUR: {
       if (s.warm_start) {
         offer_solution(T, s, *s.warm_start);
@@ -349,7 +356,13 @@ SolveResult GlpkSolver::solve(const MipModel& model, const SolveArguments& args)
   if (!problem.load(model)) return glpk_failed("loading the model");
   glp_prob* P = problem.get();
   const int n = static_cast<int>(model.num_variables());
-  if (options_.scale && !session.guarded([&] { glp_scale_prob(P, GLP_SF_AUTO); })) return glpk_failed("scaling");
+  // glp_scale_prob prints its statistics whatever msg_lev says: let it only from log level 2 on.
+  if (options_.scale && !session.guarded([&] {
+        const int terminal = glp_term_out(args.options.log_level >= 2 ? GLP_ON : GLP_OFF);
+        glp_scale_prob(P, GLP_SF_AUTO);
+        glp_term_out(terminal);
+      }))
+    return glpk_failed("scaling");
 
   // Without the MIP presolver glp_intopt needs an optimal basis of the root LP.
   if (!presolve) {
@@ -395,6 +408,12 @@ SolveResult GlpkSolver::solve(const MipModel& model, const SolveArguments& args)
   iocp.presolve = presolve ? GLP_ON : GLP_OFF;
   iocp.cb_func = &on_glpk_event;
   iocp.cb_info = &s;
+  if (args.registration.lazy_rows) {
+    // GLPK's own heuristics see only the lazy rows added so far: their solutions may violate others.
+    iocp.sr_heur = GLP_OFF;
+    iocp.fp_heur = GLP_OFF;
+    iocp.ps_heur = GLP_OFF;
+  }
 
   int ret = 0, mip_status = GLP_UNDEF;
   if (!session.guarded([&] {
@@ -404,6 +423,8 @@ SolveResult GlpkSolver::solve(const MipModel& model, const SolveArguments& args)
     return glpk_failed("searching");
   result.log = session.log();
   result.nodes = s.nodes;
+  // A heuristic's incumbent found after the last event has not been announced yet.
+  if (!s.exception && (s.stop == StopReason::kNone || s.stop == StopReason::kNodeLimit)) report_new_incumbent(P, s);
 
   if (mip_status == GLP_OPT || mip_status == GLP_FEAS) {
     result.has_solution = true;

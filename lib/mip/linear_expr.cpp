@@ -34,5 +34,6 @@ BoundedExpr operator<=(double lower, LinearExpr expr) { return {std::move(expr),
 BoundedExpr operator>=(double upper, LinearExpr expr) { return {std::move(expr), -kInf, upper}; }
 BoundedExpr operator<=(LinearExpr a, const LinearExpr& b) { return {a -= b, -kInf, 0.0}; }
 BoundedExpr operator>=(LinearExpr a, const LinearExpr& b) { return {a -= b, 0.0, kInf}; }
+BoundedExpr operator==(LinearExpr a, const LinearExpr& b) { return {a -= b, 0.0, 0.0}; }
 
 OPPLAN_END_NAMESPACE

@@ -2,11 +2,14 @@
 #include <opplan/solver.hpp>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -76,12 +79,30 @@ std::string strip_objsense_section(const std::string& path, bool* maximize) {
     kept += '\n';
   }
   if (!found) return {};
+  // Unique across threads (counter) and processes (a random tag drawn once per process).
   static std::atomic<unsigned> counter{0};
+  static const unsigned process_tag = std::random_device{}();
   const auto tmp = std::filesystem::temp_directory_path() /
-                   fmt::format("opplan-{}-{}.mps", static_cast<const void*>(&kept), counter++);
+                   fmt::format("opplan-{:08x}-{}.mps", process_tag, counter++);
   std::ofstream out(tmp);
   out << kept;
   return out ? tmp.string() : std::string();
+}
+
+// GLPK's LP reader knows no objective constant; its writer keeps it in a comment right after the
+// objective (a line "\* constant term = 10 *\"), which is read back here. 0 when there is none.
+double lp_objective_constant(const std::string& path) {
+  static const std::string kTag = "\\* constant term = ";
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(kTag, 0) == 0) return std::strtod(line.c_str() + kTag.size(), nullptr);
+    std::string word;
+    std::istringstream(line) >> word;
+    for (char& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (word == "subject" || word == "such" || word == "st" || word == "s.t.") break;  // the constraints begin
+  }
+  return 0;
 }
 
 Status write_model(const MipModel& model, const std::string& path, Format format) {
@@ -137,6 +158,7 @@ Result<MipModel> read_model(const std::string& path, Format format) {
   }
   MipModel model = problem.to_model(path);
   if (maximize) model.set_sense(ObjectiveSense::kMaximize);
+  if (format == Format::kLp) model.add_to_objective(LinearExpr(lp_objective_constant(path)));
   return model;
 }
 
@@ -183,6 +205,16 @@ SolveResult solve_lp_relaxation(const MipModel& model, const LpOptions& options)
       ipt.msg_lev = GLP_MSG_ERR;
       ret = glp_interior(P, &ipt);
       status = glp_ipt_status(P);
+      if (ret == GLP_ENOFEAS || status == GLP_NOFEAS) {
+        // "No primal or dual feasible solution": the interior point method cannot tell infeasible
+        // from unbounded; the simplex method can.
+        glp_smcp smcp;
+        glp_init_smcp(&smcp);
+        smcp.msg_lev = GLP_MSG_ERR;
+        ret = glp_simplex(P, &smcp);
+        status = glp_get_status(P);
+        if (ret == 0 && status == GLP_OPT) status = GLP_UNDEF;  // should not happen: report an error
+      }
     } else {
       glp_smcp smcp;
       glp_init_smcp(&smcp);

@@ -50,8 +50,9 @@ Solver::~Solver() = default;
 
 double SolveResult::value(Var v) const {
   if (!has_solution) throw std::out_of_range("opplan::SolveResult::value: the result has no solution");
-  if (v.index() >= values.size())
-    throw std::out_of_range(fmt::format("opplan::SolveResult::value: variable {} of {}", v.index(), values.size()));
+  if (!v.valid() || v.index() >= values.size())
+    throw std::out_of_range(fmt::format("opplan::SolveResult::value: variable {} of {}{}", v.index(), values.size(),
+                                        v.valid() ? "" : " (an uninitialised Var)"));
   return values[v.index()];
 }
 
