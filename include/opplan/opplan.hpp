@@ -7,8 +7,12 @@
 #include <opplan/ids.hpp>
 #include <opplan/io.hpp>
 #include <opplan/formulation.hpp>
+#include <opplan/gantt.hpp>
 #include <opplan/mip_model.hpp>
 #include <opplan/models.hpp>
+#include <opplan/pipeline.hpp>
+#include <opplan/schedule.hpp>
+#include <opplan/simulator.hpp>
 #include <opplan/solver.hpp>
 #include <opplan/status.hpp>
 #include <opplan/version.hpp>

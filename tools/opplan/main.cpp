@@ -26,7 +26,8 @@ int run(int argc, char** argv) {
     while (!info.empty() && info.back() == '\n') info.pop_back();  // CLI11 adds the final newline
     return info;
   });
-  const std::vector<Command> commands = {add_info_command(app), add_validate_command(app), add_solve_command(app)};
+  const std::vector<Command> commands = {add_info_command(app), add_validate_command(app), add_solve_command(app),
+                                         add_schedule_command(app)};
   for (const Command& command : commands) command.app->footer(kFooter);
 
   try {
