@@ -10,6 +10,7 @@ packages=(
   libeigen3-dev                   # dense linear algebra
   libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  coinor-cbc                      # CBC: checks the sharding ILP's objective on the same MPS file
 )
 
 missing=()

@@ -12,6 +12,7 @@
 #include <opplan/models.hpp>
 #include <opplan/pipeline.hpp>
 #include <opplan/schedule.hpp>
+#include <opplan/sharding.hpp>
 #include <opplan/simulator.hpp>
 #include <opplan/solver.hpp>
 #include <opplan/status.hpp>

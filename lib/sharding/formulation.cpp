@@ -1,0 +1,244 @@
+// ShardingFormulation: the intra-op ILP over the reduced problem (alpa.md section 1, "The ILP").
+//
+//   min  sum_v s_v'c_v + sum_(a,b) e_ab'R_ab
+//   s.t. sum_p s_v[p] = 1                      every node
+//        sum_q e_ab[p,q] = s_a[p]   for all p  every edge (the marginals: with one-hot s they
+//        sum_p e_ab[p,q] = s_b[q]   for all q   force e_ab[p,q] = s_a[p] * s_b[q])
+//        sum_v m_v's_v <= budget              one memory row
+//
+// The marginal form is Alpa's "sum e = 1, sum_q e <= s_a, sum_p e <= s_b" written as equalities
+// (the same polytope), and it is why e can stay continuous: at integral s the rows leave e no
+// choice. Its LP relaxation is tight on tree-like graphs, so it is often integral.
+#include <opplan/sharding.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "sharding/reduction.hpp"
+
+OPPLAN_BEGIN_NAMESPACE
+
+namespace {
+
+constexpr double kMemoryScale = 1e-9;  // memory row in GB: coefficients near 1
+
+// A hand-made problem (users may build one) must fit the graph before anything indexes it.
+Status check_problem(const Graph& graph, const ShardingProblem& problem) {
+  auto fail = [](std::string message) { return Status(StatusCode::kInvalidArgument, "sharding problem: " + message); };
+  if (graph.num_ops() != problem.strategies.size() || graph.num_edges() != problem.resharding.size() ||
+      graph.num_edges() != problem.edge_src.size() || graph.num_edges() != problem.edge_dst.size())
+    return fail(fmt::format("it has {} ops and {} edges ({} sources, {} destinations) but graph '{}' has {} and {}",
+                            problem.strategies.size(), problem.resharding.size(), problem.edge_src.size(),
+                            problem.edge_dst.size(), graph.name(), graph.num_ops(), graph.num_edges()));
+  for (OpId id : graph.ops())
+    if (problem.strategies[id.value()].empty())
+      return fail(fmt::format("op '{}' has no strategy", graph.op(id).name));
+  for (EdgeId e : graph.edges()) {
+    const Edge& edge = graph.edge(e);
+    if (problem.edge_src[e.value()] != edge.src || problem.edge_dst[e.value()] != edge.dst)
+      return fail(fmt::format("edge #{} does not connect the ops it connects in the graph", e.value()));
+    const std::size_t expected = problem.strategies[edge.src.value()].size() * problem.strategies[edge.dst.value()].size();
+    if (problem.resharding[e.value()].size() != expected)
+      return fail(fmt::format("edge #{} ('{}' -> '{}') has {} resharding costs for {} strategy pairs", e.value(),
+                              graph.op(edge.src).name, graph.op(edge.dst).name, problem.resharding[e.value()].size(),
+                              expected));
+  }
+  if (!graph.topological_order().ok()) return fail(fmt::format("graph '{}' has a cycle", graph.name()));
+  return Status::Ok();
+}
+
+}  // namespace
+
+struct ShardingFormulation::Impl {
+  const Graph& graph;
+  const ShardingProblem& problem;
+  ShardingOptions options;
+  Status mismatch;
+  detail::Reduction reduction;
+  double budget = kInf;
+  double min_memory = 0;
+  // Variables of the last build: s per node (empty for a node with one strategy), e per edge.
+  std::vector<std::vector<Var>> s;
+  std::vector<std::vector<Var>> e;
+  Var constant;
+  std::size_t num_variables = 0;
+
+  Impl(const Graph& g, const ShardingProblem& p, const ShardingOptions& o) : graph(g), problem(p), options(o) {}
+
+  std::vector<int> node_choice(const std::vector<double>& values) const {
+    std::vector<int> choice(reduction.nodes.size(), 0);
+    for (std::size_t n = 0; n < s.size(); ++n) {
+      double best = -kInf;
+      for (std::size_t p = 0; p < s[n].size(); ++p) {
+        const double v = values[s[n][p].index()];
+        if (v > best + 1e-9) best = v, choice[n] = static_cast<int>(p);
+      }
+    }
+    return choice;
+  }
+
+  double memory_of(const std::vector<int>& choice) const {
+    double bytes = 0;
+    for (std::size_t n = 0; n < choice.size(); ++n) bytes += reduction.nodes[n].memory[static_cast<std::size_t>(choice[n])];
+    return bytes;
+  }
+};
+
+ShardingFormulation::ShardingFormulation(const Graph& graph, const ShardingProblem& problem,
+                                         const ShardingOptions& options)
+    : impl_(std::make_unique<Impl>(graph, problem, options)) {
+  Impl& m = *impl_;
+  m.mismatch = check_problem(graph, problem);
+  if (!m.mismatch.ok()) return;
+  m.reduction = detail::reduce(graph, problem, options);
+  m.budget = options.memory_budget == 0 ? problem.device_memory : options.memory_budget;
+  for (const auto& node : m.reduction.nodes) m.min_memory += *std::min_element(node.memory.begin(), node.memory.end());
+}
+
+ShardingFormulation::~ShardingFormulation() = default;
+
+std::size_t ShardingFormulation::num_nodes() const {
+  return static_cast<std::size_t>(std::count_if(impl_->reduction.nodes.begin(), impl_->reduction.nodes.end(),
+                                                [](const detail::ReducedNode& n) { return n.cost.size() > 1; }));
+}
+OpId ShardingFormulation::leader_of(OpId op) const {
+  const auto& r = impl_->reduction;
+  if (!op.valid() || op.value() >= r.group_of_op.size()) return op;
+  return r.group_leader[static_cast<std::size_t>(r.group_of_op[op.value()])];
+}
+std::size_t ShardingFormulation::num_edges() const { return impl_->reduction.edges.size(); }
+std::size_t ShardingFormulation::num_followers() const { return impl_->reduction.followers; }
+std::size_t ShardingFormulation::num_tied() const { return impl_->reduction.tied; }
+std::size_t ShardingFormulation::num_pruned() const { return impl_->reduction.pruned; }
+double ShardingFormulation::memory_budget() const { return impl_->budget; }
+double ShardingFormulation::minimum_memory() const { return impl_->min_memory; }
+
+Status ShardingFormulation::build_model(MipModel& model, VariableGroups& variables) {
+  Impl& m = *impl_;
+  if (!m.mismatch.ok()) return m.mismatch;
+  const detail::Reduction& r = m.reduction;
+  // A relative slack so that a budget equal to the minimum (computed the same way) is feasible.
+  if (m.budget < m.min_memory * (1 - 1e-12))
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("memory budget {:.0f} bytes per device is below the minimum possible {:.4g} GB "
+                              "(every op at its least-memory strategy); raise the budget to at least {:.0f} bytes",
+                              m.budget, m.min_memory * 1e-9, std::ceil(m.min_memory)));
+  m.s.assign(r.nodes.size(), {});
+  m.e.assign(r.edges.size(), {});
+  m.constant = Var();
+  const double scale = kObjectiveScale;
+
+  double constant = 0, fixed_memory = 0;  // of nodes with one strategy
+  LinearExpr row;
+  for (std::size_t n = 0; n < r.nodes.size(); ++n) {
+    const detail::ReducedNode& node = r.nodes[n];
+    if (node.cost.size() == 1) {
+      constant += node.cost[0];
+      fixed_memory += node.memory[0];
+      continue;
+    }
+    const std::string& leader = m.graph.op(node.leader).name;
+    row.clear();
+    for (std::size_t p = 0; p < node.cost.size(); ++p) {
+      const Var v = model.add_binary(fmt::format("s{}_{}", n, p));
+      model.set_objective_coefficient(v, node.cost[p] * scale);
+      const auto leader_strategy = static_cast<std::size_t>(node.strategy[p]);
+      variables.add("s", v, fmt::format("{}/{}", leader, m.problem.strategies[node.leader.value()][leader_strategy].name));
+      m.s[n].push_back(v);
+      row.add(v, 1.0);
+    }
+    model.add_row(row == 1.0);
+  }
+  // A variable fixed at 1 rather than an objective constant: MPS readers disagree on constants.
+  // Also there when nothing is left to choose, so that the model is never empty; never an empty
+  // column otherwise (CBC rejects GLPK's "empty column" MPS line).
+  if (constant != 0 || model.num_variables() == 0) {
+    m.constant = model.add_continuous(1, 1, "constant");
+    model.set_objective_coefficient(m.constant, constant * scale);
+  }
+  // Edge variables over classes of strategies with the same costs (see ReducedEdge): the
+  // marginal of a class is the sum of its strategies' s. The same LP bound as one variable per
+  // strategy pair (any such solution aggregates to this one and back), with far fewer columns.
+  for (std::size_t k = 0; k < r.edges.size(); ++k) {
+    const detail::ReducedEdge& edge = r.edges[k];
+    const auto& sa = m.s[static_cast<std::size_t>(edge.a)];
+    const auto& sb = m.s[static_cast<std::size_t>(edge.b)];
+    const std::size_t rows = static_cast<std::size_t>(edge.num_row_classes);
+    const std::size_t cols = static_cast<std::size_t>(edge.num_col_classes);
+    auto& ev = m.e[k];
+    ev.reserve(rows * cols);
+    for (std::size_t i = 0; i < rows * cols; ++i) {
+      const Var v = model.add_continuous(0, 1);
+      model.set_objective_coefficient(v, edge.cost[i] * scale);
+      variables.add("e", v);
+      ev.push_back(v);
+    }
+    for (std::size_t c = 0; c < rows; ++c) {
+      row.clear();
+      for (std::size_t d = 0; d < cols; ++d) row.add(ev[c * cols + d], 1.0);
+      for (std::size_t p = 0; p < sa.size(); ++p)
+        if (static_cast<std::size_t>(edge.row_class[p]) == c) row.add(sa[p], -1.0);
+      model.add_row(row == 0.0);
+    }
+    for (std::size_t d = 0; d < cols; ++d) {
+      row.clear();
+      for (std::size_t c = 0; c < rows; ++c) row.add(ev[c * cols + d], 1.0);
+      for (std::size_t q = 0; q < sb.size(); ++q)
+        if (static_cast<std::size_t>(edge.col_class[q]) == d) row.add(sb[q], -1.0);
+      model.add_row(row == 0.0);
+    }
+  }
+  if (m.budget < kInf) {
+    row.clear();
+    for (std::size_t n = 0; n < r.nodes.size(); ++n)
+      for (std::size_t p = 0; p < m.s[n].size(); ++p) row.add(m.s[n][p], r.nodes[n].memory[p] * kMemoryScale);
+    if (!row.terms().empty()) model.add_row(row <= (m.budget - fixed_memory) * kMemoryScale, "memory");
+  }
+  m.num_variables = model.num_variables();
+  return Status::Ok();
+}
+
+std::vector<int> ShardingFormulation::decode(const std::vector<double>& values) const {
+  if (values.size() < impl_->num_variables)
+    throw std::invalid_argument(fmt::format("opplan::ShardingFormulation::decode: {} values for {} variables",
+                                            values.size(), impl_->num_variables));
+  return impl_->reduction.expand(impl_->node_choice(values));
+}
+
+bool ShardingFormulation::is_integral(const std::vector<double>& values, double tolerance) const {
+  if (values.size() < impl_->num_variables) return false;
+  for (const auto& node : impl_->s)
+    for (Var v : node) {
+      const double x = values[v.index()];
+      if (std::min(std::fabs(x), std::fabs(1 - x)) > tolerance) return false;
+    }
+  return true;
+}
+
+std::vector<double> ShardingFormulation::round(const std::vector<double>& values) const {
+  const Impl& m = *impl_;
+  std::vector<int> choice(m.reduction.nodes.size(), 0);
+  if (values.size() >= m.num_variables) choice = m.node_choice(values);
+  if (m.memory_of(choice) > m.budget) {
+    for (std::size_t n = 0; n < choice.size(); ++n) {
+      const auto& mem = m.reduction.nodes[n].memory;
+      choice[n] = static_cast<int>(std::min_element(mem.begin(), mem.end()) - mem.begin());
+    }
+  }
+  std::vector<double> out(m.num_variables, 0.0);
+  for (std::size_t n = 0; n < m.s.size(); ++n)
+    if (!m.s[n].empty()) out[m.s[n][static_cast<std::size_t>(choice[n])].index()] = 1;
+  for (std::size_t k = 0; k < m.e.size(); ++k) {
+    const auto& edge = m.reduction.edges[k];
+    const auto c = static_cast<std::size_t>(edge.row_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(edge.a)])]);
+    const auto d = static_cast<std::size_t>(edge.col_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(edge.b)])]);
+    out[m.e[k][c * static_cast<std::size_t>(edge.num_col_classes) + d].index()] = 1;
+  }
+  if (m.constant.valid()) out[m.constant.index()] = 1;
+  return out;
+}
+
+OPPLAN_END_NAMESPACE

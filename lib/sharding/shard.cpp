@@ -1,0 +1,184 @@
+// shard(): problem, formulation, LP relaxation first, branch-and-bound when it is fractional,
+// and the plan with its reports.
+#include <opplan/sharding.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <fmt/format.h>
+
+OPPLAN_BEGIN_NAMESPACE
+
+bool ShardingOptions::IsValid(std::string* error) const {
+  std::string problems;
+  auto add = [&](std::string problem) {
+    if (!problems.empty()) problems += "; ";
+    problems += problem;
+  };
+  if (!(memory_budget >= 0))
+    add(fmt::format("memory_budget must be >= 0 bytes (0 = the device memory, inf = no limit) (is {})", memory_budget));
+  if (!(integrality_tolerance > 0 && integrality_tolerance < 0.5))
+    add(fmt::format("integrality_tolerance must be in (0, 0.5) (is {})", integrality_tolerance));
+  if (!(time_limit >= 0)) add(fmt::format("time_limit must be >= 0 seconds (is {})", time_limit));
+  if (!(relative_gap >= 0) || std::isinf(relative_gap))
+    add(fmt::format("relative_gap must be finite and >= 0 (is {})", relative_gap));
+  for (std::size_t i = 0; i < light_kinds.size(); ++i)
+    if (light_kinds[i].empty()) add(fmt::format("light_kinds[{}] is empty", i));
+  if (error) *error = problems;
+  return problems.empty();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+std::string seconds_text(double s) {
+  const double a = std::fabs(s);
+  if (a == 0) return "0 s";
+  if (a >= 1) return fmt::format("{:.3g} s", s);
+  if (a >= 1e-3) return fmt::format("{:.3g} ms", s * 1e3);
+  if (a >= 1e-6) return fmt::format("{:.3g} us", s * 1e6);
+  return fmt::format("{:.3g} ns", s * 1e9);
+}
+
+std::string bytes_text(double b) {
+  if (std::isinf(b)) return "unlimited";
+  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+  int u = 0;
+  while (u < 5 && std::fabs(b) >= 1000) b /= 1000, ++u;
+  return fmt::format("{:.3g} {}", b, units[u]);
+}
+
+}  // namespace
+
+std::string ShardingPlan::BriefReport() const {
+  return fmt::format(
+      "{}: {} per step (compute {}, communication {}, resharding {}), memory {} per device of {}, {}, "
+      "{} ILP nodes ({} ops follow a leader, {} tied to an identical layer, {} dominated strategies dropped), "
+      "{} variables, solved in {}",
+      to_string(termination), seconds_text(objective), seconds_text(compute_seconds),
+      seconds_text(communication_seconds), seconds_text(resharding_seconds), bytes_text(memory_bytes),
+      bytes_text(memory_budget), lp_integral ? "LP relaxation integral" : "branch-and-bound", num_nodes, num_followers,
+      num_tied, num_pruned, num_variables, seconds_text(solve_seconds));
+}
+
+std::string ShardingPlan::FullReport() const {
+  std::string out = BriefReport() + "\n";
+  if (!message.empty()) out += message + "\n";
+  std::size_t width = 4;
+  for (const OpSharding& op : ops) width = std::max(width, op.name.size());
+  out += fmt::format("{:<{}}  {:<10} {:<24} {}\n", "op", width, "output", "operands", "strategy");
+  for (const OpSharding& op : ops) {
+    std::vector<std::string> operands;
+    for (const auto& spec : op.chosen.operands) operands.push_back(spec.rank() ? spec.to_string() : "-");
+    std::string strategy = op.chosen.name;
+    if (op.leader.valid() && op.leader.value() < ops.size() && ops[op.leader.value()].name != op.name)
+      strategy += fmt::format(" (follows {})", ops[op.leader.value()].name);
+    out += fmt::format("{:<{}}  {:<10} {:<24} {}\n", op.name, width, op.chosen.output.rank() ? op.chosen.output.to_string() : "-",
+                       fmt::format("{}", fmt::join(operands, ", ")), strategy);
+  }
+  return out;
+}
+
+Result<ShardingPlan> shard(const Graph& graph, const Cluster& cluster, const Mesh& mesh, const CostModel& cost_model,
+                           const ShardingOptions& options) {
+  std::string error;
+  if (!options.IsValid(&error)) return Status(StatusCode::kInvalidArgument, "ShardingOptions: " + error);
+  const auto start = Clock::now();
+  auto problem = build_sharding_problem(graph, cluster, mesh, cost_model);
+  if (!problem.ok()) return problem.status();
+  ShardingFormulation formulation(graph, *problem, options);
+  auto model = formulation.build();
+  if (!model.ok()) return model.status();
+  if (!options.mps_file.empty())
+    if (Status s = write_mps(*model, options.mps_file); !s.ok()) return s;
+
+  ShardingPlan plan;
+  plan.build_seconds = since(start);
+  plan.num_variables = model->num_variables();
+  plan.num_rows = model->num_rows();
+  plan.num_nodes = formulation.num_nodes();
+  plan.num_followers = formulation.num_followers();
+  plan.num_tied = formulation.num_tied();
+  plan.num_pruned = formulation.num_pruned();
+  plan.memory_budget = formulation.memory_budget();
+
+  const auto solve_start = Clock::now();
+  std::vector<double> values;
+  double ilp_objective = 0, bound = -kInf;
+  SolveResult lp;
+  if (options.solve_lp_first) {
+    LpOptions lp_options;
+    lp_options.time_limit = options.time_limit;
+    lp = solve_lp_relaxation(*model, lp_options);
+    if (lp.termination == Termination::kOptimal && lp.has_solution) {
+      bound = lp.objective;
+      if (formulation.is_integral(lp.values, options.integrality_tolerance)) {
+        values = lp.values;
+        ilp_objective = lp.objective;
+        plan.lp_integral = true;
+        plan.termination = Termination::kOptimal;
+        plan.message = "the LP relaxation is integral: no branching needed";
+      }
+    }
+  }
+  if (values.empty()) {
+    const std::vector<double> warm = formulation.round(lp.has_solution ? lp.values : std::vector<double>{});
+    SolveArguments args;
+    args.options.time_limit = std::max(0.0, options.time_limit - since(solve_start));
+    args.options.relative_gap = options.relative_gap;
+    args.options.log_level = 0;
+    args.warm_start = warm;
+    GlpkSolver solver;
+    const SolveResult mip = solver.solve(*model, args);
+    if (mip.has_solution) {
+      values = mip.values;
+      ilp_objective = mip.objective;
+      plan.termination = mip.termination;
+      plan.message = mip.message;
+      bound = std::max(bound, mip.best_bound);
+    } else if (mip.termination == Termination::kInfeasible) {
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("no sharding fits the memory budget of {:.6g} bytes per device", plan.memory_budget));
+    } else if (mip.termination == Termination::kInvalidInput || mip.termination == Termination::kError) {
+      return Status(StatusCode::kInternal, fmt::format("the sharding ILP failed: {}", mip.message));
+    } else {
+      // A limit stopped the search first: the rounded LP (or least-memory) plan, as promised.
+      values = warm;
+      ilp_objective = model->objective_value(warm);
+      plan.termination = Termination::kFeasible;
+      plan.message = fmt::format("{}; returning the rounded LP relaxation", mip.message);
+    }
+  }
+  plan.solve_seconds = since(solve_start);
+
+  const std::vector<int> choice = formulation.decode(values);
+  const ShardingProblem& p = *problem;
+  plan.ops.resize(graph.num_ops());
+  // Every figure is recomputed from the problem, so it is exact whatever the ILP's scaling.
+  for (OpId id : graph.ops()) {
+    OpSharding& op = plan.ops[id.value()];
+    op.name = graph.op(id).name;
+    op.strategy = choice[id.value()];
+    op.chosen = p.strategies[id.value()][static_cast<std::size_t>(op.strategy)];
+    op.leader = formulation.leader_of(id);
+    plan.compute_seconds += op.chosen.compute_seconds;
+    plan.communication_seconds += op.chosen.communication_seconds;
+  }
+  for (std::size_t e = 0; e < p.resharding.size(); ++e) {
+    const std::size_t src = p.edge_src[e].value(), dst = p.edge_dst[e].value();
+    plan.resharding_seconds += p.resharding[e][static_cast<std::size_t>(choice[src]) * p.strategies[dst].size() +
+                                               static_cast<std::size_t>(choice[dst])];
+  }
+  plan.objective = p.cost(choice);
+  plan.memory_bytes = p.memory(choice);
+  plan.ilp_objective = ilp_objective / ShardingFormulation::kObjectiveScale;
+  plan.best_bound = std::isfinite(bound) ? bound / ShardingFormulation::kObjectiveScale : 0;
+  if (plan.termination == Termination::kOptimal) plan.best_bound = std::min(plan.best_bound, plan.objective);
+  return plan;
+}
+
+OPPLAN_END_NAMESPACE
