@@ -3,10 +3,13 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include <opplan/cluster.hpp>
+#include <opplan/graph.hpp>
 #include <opplan/status.hpp>
 
 namespace opplan::cli {
@@ -34,6 +37,18 @@ Command add_shard_command(CLI::App& parent);
 // which input it is about. Stdout is left alone, also in --json mode (see the --help footer).
 int report_error(const Status& status, std::string_view file = {});
 int report_error(std::string_view message);
+
+// The built-in default input: GPT-3 1.3B on one DGX-A100 node.
+inline constexpr const char* kDefaultModel = "gpt3-1.3b";
+inline constexpr const char* kDefaultPreset = "dgx-a100";
+
+// The graph of a subcommand: `graph_file` if given, else the zoo model `model` (kDefaultModel when
+// empty). On failure the error is reported (naming the file or listing the known models) and
+// nullopt returned. `source` (optional) receives the file name or "built-in model".
+std::optional<Graph> load_graph(const std::string& graph_file, const std::string& model, std::string* source = nullptr);
+// The cluster: `cluster_file` if given, else the preset (kDefaultPreset when empty); as load_graph.
+std::optional<Cluster> load_cluster(const std::string& cluster_file, const std::string& preset,
+                                    std::string* source = nullptr);
 
 // "1 op", "3 ops"; `many` when the plural is not singular + "s".
 std::string plural(std::size_t n, std::string_view one, std::string_view many = {});

@@ -20,9 +20,6 @@
 namespace opplan::cli {
 namespace {
 
-constexpr const char* kDefaultModel = "gpt3-1.3b";
-constexpr const char* kDefaultPreset = "dgx-a100";
-
 struct InfoArgs {
   std::string graph_file;
   std::string model;
@@ -160,32 +157,13 @@ void print_human(const InfoReport& r) {
 }
 
 int run_info(const InfoArgs& args) {
-  // The graph: a file, a zoo model, or the default model.
-  std::optional<Result<Graph>> graph;
-  std::string graph_source;
-  if (!args.graph_file.empty()) {
-    graph.emplace(read_graph_json(args.graph_file));
-    if (!graph->ok()) return report_error(graph->status(), args.graph_file);
-    graph_source = args.graph_file;
-  } else {
-    graph.emplace(zoo_model(args.model.empty() ? kDefaultModel : args.model));
-    if (!graph->ok()) return report_error(graph->status());
-    graph_source = "built-in model";
-  }
-
-  std::optional<Result<Cluster>> cluster;
-  std::string cluster_source;
-  if (!args.cluster_file.empty()) {
-    cluster.emplace(read_cluster_json(args.cluster_file));
-    if (!cluster->ok()) return report_error(cluster->status(), args.cluster_file);
-    cluster_source = args.cluster_file;
-  } else {
-    cluster.emplace(Cluster::preset(args.preset.empty() ? kDefaultPreset : args.preset));
-    if (!cluster->ok()) return report_error(cluster->status());
-    cluster_source = "built-in preset";
-  }
-  const Graph& g = graph->value();
-  const Cluster& c = cluster->value();
+  std::string graph_source, cluster_source;
+  const std::optional<Graph> graph = load_graph(args.graph_file, args.model, &graph_source);
+  if (!graph) return kExitInvalidInput;
+  const std::optional<Cluster> cluster = load_cluster(args.cluster_file, args.preset, &cluster_source);
+  if (!cluster) return kExitInvalidInput;
+  const Graph& g = *graph;
+  const Cluster& c = *cluster;
   if (c.num_devices() == 0) return report_error("the cluster has no devices");
 
   InfoReport report{graph_source, cluster_source, &g, &c, g.totals(), {}, {}};

@@ -20,9 +20,6 @@
 namespace opplan::cli {
 namespace {
 
-constexpr const char* kDefaultModel = "gpt3-1.3b";
-constexpr const char* kDefaultPreset = "dgx-a100";
-
 struct ShardArgs {
   std::string graph_file;
   std::string model;
@@ -82,24 +79,12 @@ nlohmann::ordered_json to_json(const Graph& g, const Cluster& c, const Mesh& mes
 }
 
 int run_shard(const ShardArgs& args) {
-  std::optional<Result<Graph>> graph;
-  if (!args.graph_file.empty()) {
-    graph.emplace(read_graph_json(args.graph_file));
-    if (!graph->ok()) return report_error(graph->status(), args.graph_file);
-  } else {
-    graph.emplace(zoo_model(args.model.empty() ? kDefaultModel : args.model));
-    if (!graph->ok()) return report_error(graph->status());
-  }
-  std::optional<Result<Cluster>> cluster;
-  if (!args.cluster_file.empty()) {
-    cluster.emplace(read_cluster_json(args.cluster_file));
-    if (!cluster->ok()) return report_error(cluster->status(), args.cluster_file);
-  } else {
-    cluster.emplace(Cluster::preset(args.preset.empty() ? kDefaultPreset : args.preset));
-    if (!cluster->ok()) return report_error(cluster->status());
-  }
-  const Graph& g = graph->value();
-  const Cluster& c = cluster->value();
+  const std::optional<Graph> graph = load_graph(args.graph_file, args.model);
+  if (!graph) return kExitInvalidInput;
+  const std::optional<Cluster> cluster = load_cluster(args.cluster_file, args.preset);
+  if (!cluster) return kExitInvalidInput;
+  const Graph& g = *graph;
+  const Cluster& c = *cluster;
   const auto x = args.mesh.find('x');
   auto mesh = make_mesh(c, std::stoi(args.mesh.substr(0, x)), std::stoi(args.mesh.substr(x + 1)));
   if (!mesh.ok()) return report_error(mesh.status(), args.cluster_file);

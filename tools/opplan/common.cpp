@@ -5,9 +5,33 @@
 
 #include <fmt/format.h>
 
+#include <opplan/io.hpp>
+#include <opplan/models.hpp>
+
 #include "cli.hpp"
 
 namespace opplan::cli {
+
+std::optional<Graph> load_graph(const std::string& graph_file, const std::string& model, std::string* source) {
+  auto graph = graph_file.empty() ? zoo_model(model.empty() ? kDefaultModel : model) : read_graph_json(graph_file);
+  if (!graph.ok()) {
+    report_error(graph.status(), graph_file);
+    return std::nullopt;
+  }
+  if (source) *source = graph_file.empty() ? "built-in model" : graph_file;
+  return std::move(graph).value();
+}
+
+std::optional<Cluster> load_cluster(const std::string& cluster_file, const std::string& preset, std::string* source) {
+  auto cluster =
+      cluster_file.empty() ? Cluster::preset(preset.empty() ? kDefaultPreset : preset) : read_cluster_json(cluster_file);
+  if (!cluster.ok()) {
+    report_error(cluster.status(), cluster_file);
+    return std::nullopt;
+  }
+  if (source) *source = cluster_file.empty() ? "built-in preset" : cluster_file;
+  return std::move(cluster).value();
+}
 
 int report_error(const Status& status, std::string_view file) {
   std::string message = status.message();
