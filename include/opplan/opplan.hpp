@@ -14,6 +14,7 @@
 #include <opplan/schedule.hpp>
 #include <opplan/sharding.hpp>
 #include <opplan/simulator.hpp>
+#include <opplan/stages.hpp>
 #include <opplan/solver.hpp>
 #include <opplan/status.hpp>
 #include <opplan/version.hpp>

@@ -94,6 +94,7 @@ struct ShardingStrategy {
   int num_shards = 1;                  // devices that share the op's work (the rest repeat it)
   double compute_seconds = 0;          // forward + input-gradient + weight-gradient
   double communication_seconds = 0;    // collectives the strategy needs: partial sums, gradients
+  double weight_sync_seconds = 0;      // of which: the all-reduce of parameter gradients (at full cost)
   double memory_bytes = 0;             // per device: parameters (with optimizer state) + saved activations
 };
 
@@ -144,6 +145,10 @@ struct ShardingOptions {
   double relative_gap = 1e-6;           // branch-and-bound stops at this gap, >= 0
   // When not empty, the ILP is written there as free MPS before solving (for other solvers).
   std::string mps_file;
+  // Fraction of the parameter-gradient all-reduce charged to the step, in [0, 1]: 1 for one step
+  // per update; 1 / B when gradients accumulate over B micro-batches and are reduced once (how
+  // plan_stages prices a pipeline stage per micro-batch).
+  double weight_sync_scale = 1.0;
 
   // False, with a message naming the field, when a value is out of range.
   bool IsValid(std::string* error) const;
@@ -206,7 +211,8 @@ struct OPPLAN_EXPORT ShardingPlan {
   std::string message;
   double objective = 0;              // seconds: compute + communication + resharding
   double compute_seconds = 0;
-  double communication_seconds = 0;  // the strategies' own collectives
+  double communication_seconds = 0;  // the strategies' own collectives (weight sync scaled by weight_sync_scale)
+  double weight_sync_seconds = 0;    // the parameter-gradient all-reduces of the plan at full cost
   double resharding_seconds = 0;     // on edges
   double ilp_objective = 0;          // the solver's objective in seconds; equals `objective` (merging
                                      // and tying keep the accounting exact)

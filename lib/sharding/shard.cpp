@@ -20,6 +20,8 @@ bool ShardingOptions::IsValid(std::string* error) const {
     add(fmt::format("memory_budget must be >= 0 bytes (0 = the device memory, inf = no limit) (is {})", memory_budget));
   if (!(integrality_tolerance > 0 && integrality_tolerance < 0.5))
     add(fmt::format("integrality_tolerance must be in (0, 0.5) (is {})", integrality_tolerance));
+  if (!(weight_sync_scale >= 0 && weight_sync_scale <= 1))
+    add(fmt::format("weight_sync_scale must be in [0, 1] (is {})", weight_sync_scale));
   if (!(time_limit >= 0)) add(fmt::format("time_limit must be >= 0 seconds (is {})", time_limit));
   if (!(relative_gap >= 0) || std::isinf(relative_gap))
     add(fmt::format("relative_gap must be finite and >= 0 (is {})", relative_gap));
@@ -90,6 +92,10 @@ Result<ShardingPlan> shard(const Graph& graph, const Cluster& cluster, const Mes
   const auto start = Clock::now();
   auto problem = build_sharding_problem(graph, cluster, mesh, cost_model);
   if (!problem.ok()) return problem.status();
+  // Gradient accumulation: the parameter-gradient all-reduce is charged at the given fraction.
+  if (options.weight_sync_scale != 1)
+    for (auto& strategies : problem->strategies)
+      for (ShardingStrategy& s : strategies) s.communication_seconds -= (1 - options.weight_sync_scale) * s.weight_sync_seconds;
   ShardingFormulation formulation(graph, *problem, options);
   auto model = formulation.build();
   if (!model.ok()) return model.status();
@@ -167,6 +173,7 @@ Result<ShardingPlan> shard(const Graph& graph, const Cluster& cluster, const Mes
     op.leader = formulation.leader_of(id);
     plan.compute_seconds += op.chosen.compute_seconds;
     plan.communication_seconds += op.chosen.communication_seconds;
+    plan.weight_sync_seconds += op.chosen.weight_sync_seconds;
   }
   for (std::size_t e = 0; e < p.resharding.size(); ++e) {
     const std::size_t src = p.edge_src[e].value(), dst = p.edge_dst[e].value();

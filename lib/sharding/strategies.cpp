@@ -189,22 +189,23 @@ class StrategyBuilder {
       }
     }
     const bool input_grad = has_input_grad(op_);
-    double params_local = 0;
+    double params_local = 0, sync = 0;
     const double param_factor = op_.param_bytes > 0 ? memory_.parameters / op_.param_bytes : 0;
     for (std::size_t i = 0; i < t_.operands.size(); ++i) {
       const Operand& o = t_.operands[i];
       const double local = o.bytes / s.operands[i].num_tiles(rows, cols);
       if (o.role == OperandRole::kActivation && input_grad) comm += all_reduce_on(missing_from(o.letters), local);
       if (o.role == OperandRole::kParameter) {
-        comm += all_reduce_on(missing_from(o.letters), local);
+        sync += all_reduce_on(missing_from(o.letters), local);
         params_local += local * param_factor;
       }
     }
     if (t_.implicit_param_bytes > 0) {
-      comm += all_reduce_on(used, t_.implicit_param_bytes);
+      sync += all_reduce_on(used, t_.implicit_param_bytes);
       params_local += t_.implicit_param_bytes * param_factor;
     }
-    s.communication_seconds = comm;
+    s.communication_seconds = comm + sync;
+    s.weight_sync_seconds = sync;
     s.memory_bytes = params_local + activation_memory(s.operands, s.output);
     return s;
   }

@@ -31,6 +31,8 @@ Command add_validate_command(CLI::App& parent);
 Command add_solve_command(CLI::App& parent);
 Command add_schedule_command(CLI::App& parent);
 Command add_shard_command(CLI::App& parent);
+Command add_stages_command(CLI::App& parent);
+Command add_zoo_command(CLI::App& parent);
 
 // Writes "opplan: <what is wrong>" on stderr and returns kExitInvalidInput. When `file` is given
 // and the message does not already name it, the message is prefixed with it, so every error says

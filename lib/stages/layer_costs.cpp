@@ -1,0 +1,209 @@
+// The cost of every clustered layer on every candidate mesh.
+//
+// Alpa compiles and profiles every (span of layers, submesh, logical mesh): O(L^2) intra-op
+// plans per mesh, which is why its search takes 40 minutes on GPT-3 39B. Here each *layer* is
+// planned once per candidate with shard() and a stage's latency and memory are the sums over its
+// layers: O(L) plans per mesh, and identical layers (same ops, costs, annotations and internal
+// edges: the repeated blocks of every zoo model) are planned once. What the sum leaves out is the
+// resharding between two layers of one stage whose plans disagree on the boundary tensor's layout;
+// the boundary is the layer's narrowest cut (cluster_layers), and each layer's inputs may take any
+// layout for free (see `input_placeholder`), as Alpa ignores cross-mesh resharding.
+//
+// Gradients accumulate over the B micro-batches of an iteration and are all-reduced once, so each
+// layer is planned with its parameter-gradient all-reduce charged at 1 / B (weight_sync_scale): a
+// stage's per-micro-batch latency carries its share of the once-per-iteration synchronisation.
+//
+// Two shardings per (layer, mesh): the fastest (no memory limit) and, when it holds more, the
+// fastest of those with the least memory; the stage DP picks whichever fits (1F1B condition).
+// Memory is split into parameters and per-micro-batch activations by pricing the same plan with
+// a cost model whose op_memory reports activations only.
+#include "stages/layer_costs.hpp"
+
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include <fmt/format.h>
+
+OPPLAN_BEGIN_NAMESPACE
+namespace stages_detail {
+
+namespace {
+
+// Delegates everything but memory, which it reports without parameters.
+class ActivationsOnly final : public CostModel {
+ public:
+  explicit ActivationsOnly(const CostModel& base) : base_(base) {}
+  double op_time(const Op& op, Phase phase, const Device& device) const override { return base_.op_time(op, phase, device); }
+  double sharded_op_time(const Op& op, Phase phase, const Cluster& cluster, const Mesh& mesh, int shards) const override {
+    return base_.sharded_op_time(op, phase, cluster, mesh, shards);
+  }
+  double transfer_time(const Cluster& cluster, DeviceId src, DeviceId dst, double bytes) const override {
+    return base_.transfer_time(cluster, src, dst, bytes);
+  }
+  double collective_time(const Cluster& cluster, Collective c, const std::vector<DeviceId>& group, double bytes) const override {
+    return base_.collective_time(cluster, c, group, bytes);
+  }
+  OpMemory op_memory(const Op& op) const override {
+    OpMemory m = base_.op_memory(op);
+    m.parameters = 0;
+    return m;
+  }
+
+ private:
+  const CostModel& base_;
+};
+
+// A stand-in for a producer in an earlier layer: same output tensor, no cost, and an identity
+// annotation so that it can hand its tensor over in whatever layout the consumer wants.
+Op input_placeholder(const Op& producer) {
+  Op op;
+  op.name = producer.name;
+  op.kind = "input";
+  op.shape = producer.shape;
+  op.dtype = producer.dtype;
+  if (!producer.shape.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < producer.shape.size(); ++i) names += fmt::format("{}d{}", i ? " " : "", i);
+    op.dims = names + " -> " + names;
+  }
+  return op;
+}
+
+// The layer's ops, then placeholders for outside producers, then the edges into the layer in the
+// original edge-id order (lib/sharding binds in-edges to operands by edge id).
+Graph layer_graph(const Graph& graph, const std::vector<OpId>& ops, int index) {
+  Graph sub(fmt::format("{}.layer{}", graph.name(), index));
+  std::map<std::uint32_t, OpId> local;
+  for (OpId id : ops) local.emplace(id.value(), sub.add_op(graph.op(id)));
+  std::map<std::uint32_t, OpId> placeholder;
+  std::vector<EdgeId> edges;
+  for (OpId id : ops)
+    for (EdgeId e : graph.in_edges(id)) edges.push_back(e);
+  std::sort(edges.begin(), edges.end());
+  for (EdgeId e : edges) {
+    const Edge& edge = graph.edge(e);
+    if (!local.count(edge.src.value()) && !placeholder.count(edge.src.value()))
+      placeholder.emplace(edge.src.value(), sub.add_op(input_placeholder(graph.op(edge.src))));
+  }
+  for (EdgeId e : edges) {
+    const Edge& edge = graph.edge(e);
+    auto it = local.find(edge.src.value());
+    const OpId src = it != local.end() ? it->second : placeholder.at(edge.src.value());
+    sub.add_edge(src, local.at(edge.dst.value()), edge.bytes);
+  }
+  return sub;
+}
+
+// Everything shard() reads, without names: identical layers get the same key.
+std::string signature(const Graph& g) {
+  std::string key;
+  for (OpId id : g.ops()) {
+    const Op& op = g.op(id);
+    key += fmt::format("{}|{}|{}|{}|{}|", op.kind, op.dims, fmt::join(op.shape, ","), static_cast<int>(op.dtype), op.group);
+    for (Phase p : kAllPhases)
+      key += fmt::format("{:a},{:a},{};", op.cost(p).flops, op.cost(p).bytes, op.cost(p).seconds ? *op.cost(p).seconds : -1.0);
+    key += fmt::format("{:a}|{:a}\n", op.param_bytes, op.activation_bytes);
+  }
+  for (EdgeId e : g.edges()) key += fmt::format("{}>{}:{:a}\n", g.edge(e).src.value(), g.edge(e).dst.value(), g.edge(e).bytes);
+  return key;
+}
+
+std::vector<int> choice_of(const ShardingPlan& plan) {
+  std::vector<int> choice;
+  choice.reserve(plan.ops.size());
+  for (const OpSharding& op : plan.ops) choice.push_back(op.strategy);
+  return choice;
+}
+
+}  // namespace
+
+std::vector<Candidate> make_candidates(const Cluster& cluster, int hosts, int per_host,
+                                       const std::vector<SubmeshShape>& only, bool all_logical) {
+  std::vector<SubmeshShape> shapes;
+  for (int d = 1; d <= per_host; d *= 2)
+    if (per_host % d == 0) shapes.push_back({1, d});
+  if (shapes.back().devices != per_host) shapes.push_back({1, per_host});
+  // Multi-host shapes in powers of two (Alpa's default) and the whole cluster: few enough that
+  // the DP's table stays small on large clusters; whole nodes always tile.
+  for (int h = 2; h < hosts; h *= 2) shapes.push_back({h, per_host});
+  if (hosts > 1) shapes.push_back({hosts, per_host});
+  std::vector<Candidate> out;
+  for (const SubmeshShape& shape : shapes) {
+    if (!only.empty() && std::find(only.begin(), only.end(), shape) == only.end()) continue;
+    std::vector<DeviceId> devices;
+    for (int h = 0; h < shape.hosts; ++h) {
+      const auto node = cluster.node_devices(h);
+      devices.insert(devices.end(), node.begin(), node.begin() + shape.devices);
+    }
+    const int n = shape.size();
+    for (int rows = 1; rows <= n; ++rows) {
+      if (n % rows != 0) continue;
+      if (!all_logical && rows != shape.hosts) continue;
+      Candidate c;
+      c.shape = shape;
+      c.mesh.rows = rows;
+      c.mesh.cols = n / rows;
+      c.mesh.name = fmt::format("{}x{}", rows, n / rows);
+      c.mesh.devices = devices;
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<OpId>>& layers, const Cluster& cluster,
+                              const CostModel& cost_model, const std::vector<Candidate>& candidates,
+                              const ShardingOptions& sharding, double weight_sync_scale) {
+  CostTable table;
+  table.cost.resize(layers.size());
+  const ActivationsOnly activations_only(cost_model);
+  ShardingOptions fastest = sharding;
+  fastest.memory_budget = kInf;
+  fastest.weight_sync_scale = weight_sync_scale;
+  fastest.mps_file.clear();
+  std::map<std::string, std::size_t> planned;  // signature -> the first layer with it
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const Graph sub = layer_graph(graph, layers[l], static_cast<int>(l));
+    const std::string key = signature(sub);
+    if (auto it = planned.find(key); it != planned.end()) {
+      table.cost[l] = table.cost[it->second];
+      continue;
+    }
+    planned.emplace(key, l);
+    auto& row = table.cost[l];
+    row.resize(candidates.size());
+    for (std::size_t c = 0; c < candidates.size(); ++c) {
+      const Mesh& mesh = candidates[c].mesh;
+      auto problem = build_sharding_problem(sub, cluster, mesh, cost_model);
+      if (!problem.ok()) return problem.status();
+      auto acts = build_sharding_problem(sub, cluster, mesh, activations_only);
+      if (!acts.ok()) return acts.status();
+      auto price = [&](const ShardingPlan& plan) {
+        LayerCost cost;
+        const auto choice = choice_of(plan);
+        cost.latency = plan.objective;
+        cost.activations = acts->memory(choice);
+        cost.parameters = std::max(0.0, problem->memory(choice) - cost.activations);
+        return cost;
+      };
+      auto fast = shard(sub, cluster, mesh, cost_model, fastest);
+      ++table.shard_calls;
+      if (!fast.ok()) return Status(fast.status().code(), fmt::format("layer {} on a {} mesh: {}", l, mesh.name, fast.status().message()));
+      row[c][kFastest] = price(*fast);
+      row[c][kLeastMemory] = row[c][kFastest];
+      const double minimum = ShardingFormulation(sub, *problem, fastest).minimum_memory();
+      if (fast->memory_bytes > minimum * (1 + 1e-6)) {
+        ShardingOptions lean = fastest;
+        lean.memory_budget = minimum;
+        auto least = shard(sub, cluster, mesh, cost_model, lean);
+        ++table.shard_calls;
+        if (least.ok()) row[c][kLeastMemory] = price(*least);
+      }
+    }
+  }
+  return table;
+}
+
+}  // namespace stages_detail
+OPPLAN_END_NAMESPACE

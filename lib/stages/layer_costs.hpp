@@ -1,0 +1,46 @@
+// Private: the cost of every clustered layer on every candidate (submesh, logical mesh), from the
+// intra-op sharding planner. See layer_costs.cpp for why layers are planned one at a time.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <vector>
+
+#include <opplan/stages.hpp>
+
+OPPLAN_BEGIN_NAMESPACE
+namespace stages_detail {
+
+// A submesh shape with one logical view, placed on canonical devices (the first `hosts` nodes,
+// the first `devices` devices of each) for costing.
+struct Candidate {
+  SubmeshShape shape;
+  Mesh mesh;  // rows x cols over the canonical devices
+};
+
+// One layer on one candidate with one sharding: the fastest plan, or the least-memory one.
+struct LayerCost {
+  double latency = 0;     // seconds per micro-batch (F + b + W, communication, resharding)
+  double parameters = 0;  // bytes per device
+  double activations = 0; // bytes per device per micro-batch in flight
+};
+
+enum Variant : int { kFastest = 0, kLeastMemory = 1 };
+
+struct CostTable {
+  // cost[layer][candidate][variant]
+  std::vector<std::vector<std::array<LayerCost, 2>>> cost;
+  std::size_t shard_calls = 0;
+};
+
+// Alpa's submesh shapes for `hosts` nodes of `per_host` devices with every (or only the physical)
+// logical view.
+std::vector<Candidate> make_candidates(const Cluster& cluster, int hosts, int per_host,
+                                       const std::vector<SubmeshShape>& only, bool all_logical);
+
+Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<OpId>>& layers, const Cluster& cluster,
+                              const CostModel& cost_model, const std::vector<Candidate>& candidates,
+                              const ShardingOptions& sharding, double weight_sync_scale);
+
+}  // namespace stages_detail
+OPPLAN_END_NAMESPACE

@@ -1,0 +1,284 @@
+// The inter-op stage / submesh DP: layer clustering, known optima on uniform chains, the 1F1B
+// memory condition, and shrinking device memory.
+#include <opplan/cost_model.hpp>
+#include <opplan/models.hpp>
+#include <opplan/stages.hpp>
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace opplan {
+namespace {
+
+// `nodes` x `per_node` identical GPUs with `memory` bytes each.
+Cluster gpus(int nodes, int per_node, double memory = 80e9) {
+  Cluster cluster("test");
+  for (int n = 0; n < nodes; ++n)
+    for (int k = 0; k < per_node; ++k) {
+      Device d;
+      d.name = "n" + std::to_string(n) + ".gpu" + std::to_string(k);
+      d.node = n;
+      d.peak_flops = 312e12;
+      d.memory_bytes = memory;
+      d.memory_bandwidth = 2e12;
+      cluster.add_device(d);
+    }
+  cluster.set_intra_node_link({1e-6, 1 / 300e9});
+  cluster.set_inter_node_link({1e-6, 1 / 25e9});
+  return cluster;
+}
+
+void set_memory(Cluster& cluster, double memory) {
+  for (DeviceId d : cluster.devices()) cluster.mutable_device(d).memory_bytes = memory;
+}
+
+// n identical ops in a chain, each its own layer. Without annotation an op runs replicated on any
+// mesh, so only pipelining can speed it up.
+Graph chain(int n, bool annotated, double params = 0, std::int64_t h = 1024) {
+  Graph g("chain");
+  const std::int64_t b = 16, s = 512;
+  const double T = double(b * s), flops = 2 * T * h * h;
+  OpId prev;
+  for (int i = 0; i < n; ++i) {
+    Op op;
+    op.name = "op" + std::to_string(i);
+    op.layer = "layer" + std::to_string(i);
+    op.kind = annotated ? "matmul" : "generic";
+    op.dims = annotated ? "b s h, h o -> b s o" : "";
+    op.shape = {b, s, h};
+    op.dtype = DType::kF16;
+    op.forward.flops = op.input_grad.flops = op.weight_grad.flops = flops;
+    op.param_bytes = params > 0 ? params : 2.0 * h * h;
+    op.activation_bytes = T * h * 2;
+    const OpId id = g.add_op(op);
+    if (i > 0) g.add_edge(prev, id);
+    prev = id;
+  }
+  return g;
+}
+
+// Everything a plan promises, checked from its own numbers and the cluster.
+void expect_consistent(const StagePlan& plan, const Cluster& cluster, const Graph& graph) {
+  ASSERT_FALSE(plan.stages.empty());
+  const int S = static_cast<int>(plan.stages.size()), B = plan.num_microbatches;
+  double sum = 0, largest = 0;
+  std::set<std::uint32_t> devices, ops;
+  int next_layer = 0;
+  for (int i = 0; i < S; ++i) {
+    const Stage& st = plan.stages[static_cast<std::size_t>(i)];
+    EXPECT_EQ(st.first_layer, next_layer);
+    next_layer = st.last_layer + 1;
+    EXPECT_EQ(st.microbatches_in_flight, std::min(S - i, B)) << "stage " << i;  // 1F1B
+    EXPECT_DOUBLE_EQ(st.memory_bytes, st.parameter_bytes + st.microbatches_in_flight * st.activation_bytes);
+    for (DeviceId d : st.mesh.devices) {
+      EXPECT_LE(st.memory_bytes, cluster.device(d).memory_bytes * (1 + 1e-12)) << "stage " << i;
+      EXPECT_TRUE(devices.insert(d.value()).second) << "device used twice";
+    }
+    EXPECT_EQ(static_cast<int>(st.mesh.devices.size()), st.submesh.size());
+    EXPECT_EQ(st.mesh.rows * st.mesh.cols, st.submesh.size());
+    for (OpId op : st.ops) EXPECT_TRUE(ops.insert(op.value()).second);
+    sum += st.latency;
+    largest = std::max(largest, st.latency);
+  }
+  EXPECT_EQ(next_layer, static_cast<int>(plan.layers.size()));
+  EXPECT_EQ(devices.size(), cluster.num_devices());  // the submeshes tile the cluster
+  EXPECT_EQ(ops.size(), graph.num_ops());
+  EXPECT_NEAR(plan.iteration_seconds, sum + (B - 1) * largest, 1e-12 * plan.iteration_seconds);
+  EXPECT_DOUBLE_EQ(plan.max_stage_seconds, largest);
+}
+
+TEST(ClusterLayersTest, CutsAtLayerBoundariesAndBalances) {
+  TransformerConfig c;
+  c.hidden = 256, c.heads = 4, c.layers = 4, c.seq_len = 128, c.vocab = 512;
+  const Graph g = build_transformer(c).value();
+  auto layers = cluster_layers(g, 4);
+  ASSERT_TRUE(layers.ok()) << layers.status().to_string();
+  ASSERT_EQ(layers->size(), 4u);
+  // Every cut is as narrow as the residual stream (2 edges of b*s*h): none inside attention, where
+  // Q, K, V and the residual cross it; and no layer exceeds the FLOPs cap.
+  std::vector<int> cluster_of(g.num_ops(), -1);
+  for (std::size_t q = 0; q < 4; ++q)
+    for (OpId op : (*layers)[q]) cluster_of[op.value()] = static_cast<int>(q);
+  const double stream = 2.0 * 128 * 256 * 2;
+  const double total = g.totals().flops[0] + g.totals().flops[1] + g.totals().flops[2];
+  for (int q = 1; q < 4; ++q) {
+    double in = 0, flops = 0;
+    for (EdgeId e : g.edges())
+      if (cluster_of[g.edge(e).dst.value()] == q && cluster_of[g.edge(e).src.value()] < q) in += g.edge(e).bytes;
+    for (OpId op : (*layers)[static_cast<std::size_t>(q)])
+      flops += g.op(op).forward.flops + g.op(op).input_grad.flops + g.op(op).weight_grad.flops;
+    EXPECT_DOUBLE_EQ(in, stream) << q;
+    EXPECT_LE(flops, total / 4 * 1.5) << q;
+  }
+  // A uniform chain of 8 splits 2 + 2 + 2 + 2.
+  auto even = cluster_layers(chain(8, false), 4);
+  ASSERT_TRUE(even.ok());
+  for (const auto& layer : *even) EXPECT_EQ(layer.size(), 2u);
+  EXPECT_EQ(cluster_layers(chain(3, false), 5)->size(), 3u);  // never more layers than ops
+  EXPECT_EQ(cluster_layers(g, 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(cluster_layers(g, 2, -1).status().code(), StatusCode::kInvalidArgument);
+}
+
+// Replicated ops only gain from pipelining: 8 equal layers on 2 devices form two stages of four,
+// on 4 devices four stages of two; T = 8 t + (B - 1) * (8 / stages) t.
+TEST(PlanStagesTest, UniformChainSplitsEvenly) {
+  const Graph g = chain(8, false);
+  const AnalyticCostModel cm;
+  StageOptions options;
+  options.num_microbatches = 4;
+  for (int devices : {2, 4}) {
+    const Cluster cluster = gpus(1, devices);
+    Mesh one{"1x1", 1, 1, {DeviceId(0)}};
+    double t = 0;
+    for (Phase p : kAllPhases) t += cm.sharded_op_time(g.op(OpId(0)), p, cluster, one, 1);
+    auto plan = plan_stages(g, cluster, cm, options);
+    ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+    ASSERT_EQ(plan->stages.size(), static_cast<std::size_t>(devices));
+    for (const Stage& st : plan->stages) {
+      EXPECT_EQ(st.last_layer - st.first_layer + 1, 8 / devices);
+      EXPECT_EQ(st.submesh, (SubmeshShape{1, 1}));
+      EXPECT_NEAR(st.latency, 8 / devices * t, 1e-12);
+    }
+    EXPECT_NEAR(plan->iteration_seconds, 8 * t + 3 * (8 / devices) * t, 1e-12);
+    expect_consistent(*plan, cluster, g);
+  }
+}
+
+// Large matmuls shard well: with plenty of memory one stage on both devices beats a pipeline;
+// with less, the plan changes (more stages, another mesh view, the least-memory sharding), never
+// exceeds the device memory and never gets faster; with far too little memory it says how much
+// one layer needs.
+TEST(PlanStagesTest, ShrinkingMemoryMovesTowardMoreStagesOrMoreSharding) {
+  const Graph g = chain(4, true, 0, 4096);
+  AnalyticCostModel::Options adam;
+  adam.param_memory_factor = 2;  // weights and gradients
+  const AnalyticCostModel cm(adam);
+  Cluster cluster = gpus(1, 2, 1e12);
+  StageOptions options;
+  options.num_microbatches = 4;
+  options.t_max_gap = 0;  // exact: the iteration time can only grow as memory shrinks
+  auto roomy = plan_stages(g, cluster, cm, options);
+  ASSERT_TRUE(roomy.ok()) << roomy.status().to_string();
+  ASSERT_EQ(roomy->stages.size(), 1u);
+  EXPECT_EQ(roomy->stages[0].submesh, (SubmeshShape{1, 2}));
+  EXPECT_FALSE(roomy->stages[0].least_memory_sharding);
+  expect_consistent(*roomy, cluster, g);
+
+  double previous_time = roomy->iteration_seconds;
+  double peak = roomy->stages[0].memory_bytes;
+  bool moved = false;
+  int plans = 0;
+  for (double memory = peak * 0.95; memory > 1e8; memory *= 0.85) {
+    set_memory(cluster, memory);
+    auto plan = plan_stages(g, cluster, cm, options);
+    if (!plan.ok()) {
+      EXPECT_EQ(plan.status().code(), StatusCode::kFailedPrecondition);
+      EXPECT_NE(plan.status().message().find("needs"), std::string::npos);
+      break;
+    }
+    ++plans;
+    expect_consistent(*plan, cluster, g);
+    EXPECT_GE(plan->iteration_seconds, previous_time * (1 - 1e-12));
+    previous_time = plan->iteration_seconds;
+    bool changed = plan->stages.size() > 1;
+    for (const Stage& st : plan->stages)
+      changed |= st.least_memory_sharding || st.mesh.rows != roomy->stages[0].mesh.rows;
+    EXPECT_TRUE(changed) << "memory " << memory << " is below the roomy plan's " << peak;
+    moved |= changed;
+  }
+  EXPECT_GT(plans, 0);
+  EXPECT_TRUE(moved);
+  set_memory(cluster, 1e8);
+  EXPECT_EQ(plan_stages(g, cluster, cm, options).status().code(), StatusCode::kFailedPrecondition);
+}
+
+// A 1F1B stage keeps one micro-batch per stage after it: with activations heavy and weights
+// light, a memory between the two layouts' needs forbids the first stage from holding too much.
+TEST(PlanStagesTest, FirstStageHoldsMoreMicroBatches) {
+  const Graph g = chain(4, false, 1e6);
+  const AnalyticCostModel cm;
+  Cluster cluster = gpus(1, 2, 1e12);
+  StageOptions options;
+  options.num_microbatches = 8;
+  auto plan = plan_stages(g, cluster, cm, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  ASSERT_EQ(plan->stages.size(), 2u);
+  EXPECT_EQ(plan->stages[0].microbatches_in_flight, 2);
+  EXPECT_EQ(plan->stages[1].microbatches_in_flight, 1);
+  const double act = g.op(OpId(0)).activation_bytes;
+  EXPECT_NEAR(plan->stages[0].activation_bytes, 2 * act, 1e-6 * act);
+  // Room for 3.5 layer-activations (and the weights): 2 + 2 layers would keep 2 x 2 on the first
+  // stage and one stage on both devices 4 x 1, so the first stage takes one layer, the second three.
+  set_memory(cluster, 3.5 * act + 4e6);
+  auto tight = plan_stages(g, cluster, cm, options);
+  ASSERT_TRUE(tight.ok()) << tight.status().to_string();
+  ASSERT_EQ(tight->stages.size(), 2u);
+  EXPECT_EQ(tight->stages[0].last_layer - tight->stages[0].first_layer + 1, 1);
+  expect_consistent(*tight, cluster, g);
+}
+
+TEST(PlanStagesTest, ZooModelOnTwoNodes) {
+  TransformerConfig c;
+  c.hidden = 512, c.heads = 8, c.layers = 8, c.seq_len = 256, c.vocab = 2048, c.micro_batch = 4;
+  const Graph g = build_transformer(c).value();
+  const Cluster cluster = gpus(2, 4);
+  StageOptions options;
+  options.num_microbatches = 8;
+  options.num_layers = 4;
+  auto plan = plan_stages(g, cluster, AnalyticCostModel(), options);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  expect_consistent(*plan, cluster, g);
+  EXPECT_EQ(plan->layers.size(), 4u);
+  EXPECT_GT(plan->num_shard_calls, 0u);
+  EXPECT_GT(plan->num_t_max_tried, 0u);
+  EXPECT_NE(plan->FullReport().find("stage 0: layers 0-"), std::string::npos);
+}
+
+// Gradient accumulation as plan_stages prices it: with the weight all-reduce free, data
+// parallelism costs only half the compute; the plan reports the sync at full cost apart.
+TEST(PlanStagesTest, WeightSyncScaleChargesGradientAllReduceOnce) {
+  const Graph g = chain(2, true, 0, 4096);
+  const Cluster cluster = gpus(1, 2);
+  const Mesh mesh = make_mesh(cluster, 1, 2).value();
+  const AnalyticCostModel cm;
+  ShardingOptions free_sync;
+  free_sync.weight_sync_scale = 0;
+  auto plan = shard(g, cluster, mesh, cm, free_sync);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  for (const OpSharding& op : plan->ops) EXPECT_EQ(op.chosen.name, "b=S1") << op.name;
+  EXPECT_GT(plan->weight_sync_seconds, 0);
+  EXPECT_NEAR(plan->communication_seconds, 0, 1e-15);
+  auto full = shard(g, cluster, mesh, cm);
+  ASSERT_TRUE(full.ok());
+  EXPECT_GT(full->objective, plan->objective);
+  ShardingOptions bad;
+  bad.weight_sync_scale = 2;
+  EXPECT_EQ(shard(g, cluster, mesh, cm, bad).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(PlanStagesTest, BadInputIsReported) {
+  const Graph g = chain(4, false);
+  const AnalyticCostModel cm;
+  StageOptions bad;
+  bad.num_microbatches = 0;
+  auto r = plan_stages(g, gpus(1, 2), cm, bad);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("num_microbatches"), std::string::npos);
+  Cluster uneven = gpus(1, 2);
+  Device extra = uneven.device(DeviceId(0));
+  extra.name = "n1.gpu0";
+  extra.node = 1;
+  uneven.add_device(extra);
+  r = plan_stages(g, uneven, cm);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("equal device counts"), std::string::npos);
+  StageOptions shapes;
+  shapes.submesh_shapes = {{3, 3}};
+  EXPECT_EQ(plan_stages(g, gpus(1, 2), cm, shapes).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace opplan
