@@ -31,6 +31,7 @@ Command add_validate_command(CLI::App& parent);
 Command add_solve_command(CLI::App& parent);
 Command add_schedule_command(CLI::App& parent);
 Command add_shard_command(CLI::App& parent);
+Command add_plan_command(CLI::App& parent);
 Command add_stages_command(CLI::App& parent);
 Command add_zoo_command(CLI::App& parent);
 

@@ -1,0 +1,432 @@
+// plan_pipeline(): placement, warm starts, lower bound, MIP and windowed MIP improvement, and the
+// verification of everything returned (see planner.hpp for the steps).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iterator>
+#include <random>
+#include <string>
+#include <memory>
+#include <opplan/mip_model.hpp>
+#include <tuple>
+
+#include "pipeline/pipeline_internal.hpp"
+#include "planner/planner_internal.hpp"
+
+OPPLAN_BEGIN_NAMESPACE
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Phase orders for the list scheduler: the rank of F, b and W (smaller first).
+struct ListPhases {
+  int f, b, w;
+  const char* name;
+};
+constexpr ListPhases kPhaseOrders[] = {{1, 0, 2, "bFW"}, {0, 1, 2, "FbW"}, {2, 0, 1, "bWF"},
+                                       {0, 2, 1, "FWb"}, {1, 2, 0, "WFb"}, {2, 1, 0, "WbF"}};
+
+std::string rule_name(const ListPhases& phases, const detail::ListRule& rule) {
+  std::string name = std::string("list/") + phases.name;
+  if (rule.prefer_tail) name += "+tail";
+  if (rule.max_in_flight > 0) name += fmt::format("/in-flight={}", rule.max_in_flight);
+  return name;
+}
+
+// Smaller is better; compared lexicographically.
+std::pair<double, double> score(const Schedule& s, PlanObjective objective) {
+  double peak = 0, idle = 0;
+  for (const DeviceMetrics& d : s.metrics.devices) {
+    peak = std::max(peak, d.peak_memory);
+    idle += d.span - d.busy;
+  }
+  switch (objective) {
+    case PlanObjective::kTotalIdle: return {idle, s.metrics.makespan};
+    case PlanObjective::kMemoryBalance: return {peak, s.metrics.makespan};
+    default: return {s.metrics.makespan, peak};
+  }
+}
+
+bool better(const std::pair<double, double>& a, const std::pair<double, double>& b) {
+  const auto lt = [](double x, double y) { return std::isfinite(y) ? x < y - 1e-9 * std::max(1.0, std::abs(y)) : x < y; };
+  if (lt(a.first, b.first)) return true;
+  if (lt(b.first, a.first)) return false;
+  return lt(a.second, b.second);
+}
+
+int max_peak_activations(const Schedule& s) {
+  int peak = 0;
+  for (const DeviceMetrics& d : s.metrics.devices) peak = std::max(peak, d.peak_activations);
+  return peak;
+}
+
+// The spec laid out as `placement` asks, with the option's memory cap; unverified.
+Result<PipelineSpec> place(const PipelineSpec& spec, Placement target) {
+  if (spec.placement == target) return spec;
+  const bool uniform =
+      std::all_of(spec.stages.begin(), spec.stages.end(), [&](const StageSpec& s) { return s == spec.stages.front(); });
+  if (!uniform)
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("placement '{}' re-lays the stages, so they must all be equal; the spec's differ (give "
+                              "the routes yourself and use placement 'given')",
+                              to_string(target)));
+  auto placed = make_pipeline_spec(target, spec.num_devices, spec.num_micro_batches, spec.stages.front());
+  if (!placed.ok()) return placed.status();
+  placed->name = spec.name;
+  placed->memory_cap = spec.memory_cap;
+  return placed;
+}
+
+// Fails naming every device whose cap is below what one micro-batch needs there.
+Status check_memory(const PipelineSpec& spec, const detail::InstanceGraph& graph) {
+  if (spec.memory_cap.empty()) return Status::Ok();
+  const std::vector<double> need = detail::minimum_memory(spec, graph);
+  std::string problems;
+  for (int d = 0; d < spec.num_devices; ++d) {
+    const double cap = spec.cap(d), n = need[static_cast<std::size_t>(d)];
+    if (n > cap + 1e-9 * std::max(1.0, std::abs(cap)))
+      problems += fmt::format(
+          "\n  device {}: one micro-batch needs {:g} there (parameters {:g} + activations {:g}), the cap is {:g}: "
+          "short by {:g}",
+          d, n, spec.param_memory(d), n - spec.param_memory(d), cap, n - cap);
+  }
+  if (problems.empty()) return Status::Ok();
+  return Status(StatusCode::kInvalidArgument,
+                fmt::format("no schedule fits the memory caps on the '{}' placement:{}", to_string(spec.placement),
+                            problems));
+}
+
+struct Search {
+  const PipelineSpec& spec;
+  detail::InstanceGraph graph;
+  PlanObjective objective;
+  PlanResult result;
+  std::pair<double, double> best_score{kInf, kInf};
+  bool have_best = false;
+  // The best schedule the MIP can start from (no overlapped F&B slots) and its instance orders.
+  Schedule mip_incumbent;
+  std::vector<std::vector<int>> mip_orders;
+  std::pair<double, double> mip_score{kInf, kInf};
+
+  Search(const PipelineSpec& s, PlanObjective o) : spec(s), graph(s), objective(o) {}
+
+  // Verifies and records a candidate; true when it became the best.
+  bool offer(Result<Schedule> schedule, const std::string& name) {
+    PlanCandidate c;
+    c.name = name;
+    if (!schedule.ok()) {
+      c.note = schedule.status().message().substr(0, schedule.status().message().find('\n'));
+      result.candidates.push_back(std::move(c));
+      return false;
+    }
+    schedule->name = name;
+    const VerifyReport report = verify(spec, *schedule);
+    c.makespan = schedule->metrics.makespan;
+    c.peak_activations = max_peak_activations(*schedule);
+    c.verified = report.ok();
+    if (!report.ok()) c.note = report.violations.front().message;
+    result.candidates.push_back(c);
+    if (!report.ok()) return false;
+    const auto sc = score(*schedule, objective);
+    if (better(sc, mip_score)) {
+      auto orders = detail::orders_of(graph, *schedule);
+      if (!orders.empty()) {
+        mip_orders = std::move(orders);
+        mip_incumbent = *schedule;
+        mip_score = sc;
+      }
+    }
+    if (have_best && !better(sc, best_score)) return false;
+    have_best = true;
+    best_score = sc;
+    result.schedule = std::move(*schedule);
+    result.source = name;
+    return true;
+  }
+
+  void warm_starts(bool baselines) {
+    SimulateOptions sim;
+    sim.name = "serial";
+    offer(simulate(spec, detail::serial_orders(spec, graph), sim), "serial");
+    if (!baselines) return;
+    for (ScheduleKind kind : kAllScheduleKinds) {
+      if (kind == ScheduleKind::kGreedy || required_placement(kind) != spec.placement) continue;
+      offer(build_schedule(spec, kind), to_string(kind));
+    }
+    const int P = spec.num_devices;
+    for (int limit : {0, P, P + 1, 2 * P - 1}) {
+      ScheduleOptions o;
+      o.max_in_flight = limit;
+      offer(build_schedule(spec, ScheduleKind::kGreedy, o),
+            limit == 0 ? std::string("greedy") : fmt::format("greedy/in-flight={}", limit));
+    }
+    // The list scheduler under every phase order, with and without the tail tie-break.
+    if (graph.ops.size() > 20000) return;
+    for (const ListPhases& phases : kPhaseOrders)
+      for (bool tail : {false, true})
+        for (int limit : {0, P}) {
+          detail::ListRule rule{phases.f, phases.b, phases.w, tail, limit};
+          try_orders(detail::list_schedule(spec, graph, rule), rule_name(phases, rule));
+        }
+  }
+
+  // Random tie-breaks under random rules while `keep_going` says so; the list scheduler is cheap
+  // and its best draws often beat the fixed rules.
+  template <typename KeepGoing>
+  void random_lists(std::mt19937& rng, KeepGoing keep_going) {
+    if (graph.ops.size() > 20000) return;
+    const int P = spec.num_devices;
+    const int limits[] = {0, P, P + 1, 2 * P - 1};
+    for (int draw = 0; draw < 200 && keep_going(); ++draw) {
+      const ListPhases& phases = kPhaseOrders[rng() % std::size(kPhaseOrders)];
+      detail::ListRule rule{phases.f, phases.b, phases.w, rng() % 2 == 0, limits[rng() % 4]};
+      // Only the draws that improved the plan are listed among the candidates.
+      if (!try_orders(detail::list_schedule(spec, graph, rule, &rng), "list/random") && !result.candidates.empty())
+        result.candidates.pop_back();
+    }
+  }
+
+  // Replays instance orders (of the list scheduler or the MIP); true when they improved the plan.
+  bool try_orders(const std::vector<std::vector<int>>& orders, const std::string& name) {
+    if (orders.empty())
+      return offer(Status(StatusCode::kFailedPrecondition, "memory blocks every device before the end"), name);
+    SimulateOptions sim;
+    sim.name = name;
+    return offer(simulate(spec, detail::to_pipeline_orders(graph, orders), sim), name);
+  }
+};
+
+}  // namespace
+
+const char* to_string(PlanObjective objective) {
+  switch (objective) {
+    case PlanObjective::kMakespan: return "makespan";
+    case PlanObjective::kUtilisation: return "utilisation";
+    case PlanObjective::kTotalIdle: return "total-idle";
+    case PlanObjective::kMemoryBalance: return "memory-balance";
+  }
+  return "?";
+}
+
+std::optional<PlanObjective> parse_plan_objective(std::string_view name) {
+  for (auto o : {PlanObjective::kMakespan, PlanObjective::kUtilisation, PlanObjective::kTotalIdle,
+                 PlanObjective::kMemoryBalance})
+    if (name == to_string(o)) return o;
+  return std::nullopt;
+}
+
+const char* to_string(PlanPlacement placement) {
+  switch (placement) {
+    case PlanPlacement::kGiven: return "given";
+    case PlanPlacement::kDualPipe: return "dualpipe";
+    case PlanPlacement::kDualPipeV: return "dualpipev";
+    case PlanPlacement::k1F1B: return "1f1b";
+    case PlanPlacement::kFree: return "free";
+  }
+  return "?";
+}
+
+std::optional<PlanPlacement> parse_plan_placement(std::string_view name) {
+  for (auto p : {PlanPlacement::kGiven, PlanPlacement::kDualPipe, PlanPlacement::kDualPipeV, PlanPlacement::k1F1B,
+                 PlanPlacement::kFree})
+    if (name == to_string(p)) return p;
+  return std::nullopt;
+}
+
+const char* to_string(PlanTermination termination) {
+  switch (termination) {
+    case PlanTermination::kOptimal: return "optimal";
+    case PlanTermination::kTimeLimit: return "time-limit";
+    case PlanTermination::kNoImprovement: return "no-improvement";
+  }
+  return "?";
+}
+
+bool PlannerOptions::IsValid(std::string* error) const {
+  std::string e;
+  if (!(time_limit > 0) || !std::isfinite(time_limit))
+    e = fmt::format("time_limit: must be a positive number of seconds, got {}", time_limit);
+  else if (memory_cap && (!(*memory_cap > 0) || !std::isfinite(*memory_cap)))
+    e = fmt::format("memory_cap: must be positive and finite, got {}", *memory_cap);
+  else if (max_mip_instances < 0)
+    e = fmt::format("max_mip_instances: must be >= 0, got {}", max_mip_instances);
+  else if (window_instances < 2)
+    e = fmt::format("window_instances: must be >= 2, got {}", window_instances);
+  if (error) *error = e;
+  return e.empty();
+}
+
+std::string PlanResult::BriefReport() const {
+  return fmt::format("makespan {:g} (bound {:g}, gap {:.2f}%), from {}, {}, {:.3f} s", makespan, lower_bound,
+                     100 * gap, source, to_string(termination), solve_seconds);
+}
+
+Result<double> pipeline_lower_bound(const PipelineSpec& spec) {
+  if (Status s = spec.validate(); !s.ok()) return s;
+  const detail::InstanceGraph graph(spec);
+  return detail::lower_bound(spec, graph);
+}
+
+Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions& options) {
+  const auto t0 = Clock::now();
+  std::string error;
+  if (!options.IsValid(&error)) return Status(StatusCode::kInvalidArgument, "PlannerOptions: " + error);
+  PipelineSpec capped = input;
+  if (options.memory_cap) capped.memory_cap = {*options.memory_cap};
+  {
+    // Everything but the caps first, so that a cap problem is reported below with what is needed.
+    PipelineSpec uncapped = capped;
+    uncapped.memory_cap.clear();
+    if (Status s = uncapped.validate(); !s.ok()) return s;
+  }
+
+  std::vector<Placement> placements;
+  switch (options.placement) {
+    case PlanPlacement::kGiven: placements = {capped.placement}; break;
+    case PlanPlacement::kDualPipe: placements = {Placement::kDualPipe}; break;
+    case PlanPlacement::kDualPipeV: placements = {Placement::kV}; break;
+    case PlanPlacement::k1F1B: placements = {Placement::kLinear}; break;
+    case PlanPlacement::kFree:
+      // Placements that keep the spec's stages (and so its work): the given one, linear, DualPipe.
+      placements = {capped.placement};
+      if (capped.num_stages() == capped.num_devices) {
+        for (Placement p : {Placement::kLinear, Placement::kDualPipe})
+          if (p != capped.placement) placements.push_back(p);
+      }
+      break;
+  }
+
+  // One search per placement: warm starts and the bound.
+  std::vector<std::unique_ptr<Search>> searches;
+  std::vector<PipelineSpec> specs;
+  specs.reserve(placements.size());
+  Status first_error;
+  for (Placement p : placements) {
+    auto placed = place(capped, p);
+    if (placed.ok()) {
+      PipelineSpec uncapped = *placed;
+      uncapped.memory_cap.clear();
+      if (Status s = uncapped.validate(); !s.ok()) placed = s;
+    }
+    if (placed.ok()) {
+      const detail::InstanceGraph graph(*placed);
+      if (Status s = check_memory(*placed, graph); !s.ok()) placed = s;
+    }
+    if (placed.ok())
+      if (Status s = placed->validate(); !s.ok()) placed = s;
+    if (!placed.ok()) {
+      if (first_error.ok()) first_error = placed.status();
+      continue;
+    }
+    specs.push_back(std::move(*placed));
+  }
+  if (specs.empty()) return first_error;
+  for (const PipelineSpec& s : specs) {
+    auto search = std::make_unique<Search>(s, options.objective);
+    search->warm_starts(options.use_baselines);
+    if (search->have_best) searches.push_back(std::move(search));
+  }
+  if (searches.empty())
+    return Status(StatusCode::kInternal, "no warm start passed the verifier, not even the serial schedule");
+  std::size_t chosen = 0;
+  for (std::size_t i = 1; i < searches.size(); ++i)
+    if (better(searches[i]->best_score, searches[chosen]->best_score)) chosen = i;
+  Search& search = *searches[chosen];
+  PlanResult& r = search.result;
+  for (std::size_t i = 0; i < searches.size(); ++i)
+    if (i != chosen)
+      for (PlanCandidate c : searches[i]->result.candidates) {
+        c.name = fmt::format("{}@{}", c.name, to_string(searches[i]->spec.placement));
+        r.candidates.push_back(std::move(c));
+      }
+  r.lower_bound = detail::lower_bound(search.spec, search.graph);
+
+  const bool makespan_objective =
+      options.objective == PlanObjective::kMakespan || options.objective == PlanObjective::kUtilisation;
+  const auto at_bound = [&] {
+    return makespan_objective &&
+           r.schedule.metrics.makespan <= r.lower_bound + 1e-9 * std::max(1.0, r.lower_bound);
+  };
+  const auto remaining = [&] { return options.time_limit - seconds_since(t0); };
+
+  std::mt19937 list_rng(static_cast<std::uint32_t>(options.seed) + 1u);
+  if (options.use_baselines)
+    search.random_lists(list_rng, [&] { return !at_bound() && seconds_since(t0) < 0.3 * options.time_limit; });
+
+  bool timed_out = false;
+  if (options.use_mip && !at_bound() && !search.mip_orders.empty()) {
+    const std::size_t n = search.graph.ops.size();
+    // The whole instance gets half the time; windows (which also reach its neighbourhoods) the rest.
+    if (n <= static_cast<std::size_t>(options.max_mip_instances) && remaining() > 0) {
+      const std::vector<char> all(n, 1);
+      const auto out = detail::solve_schedule_mip(search.spec, search.graph, search.mip_orders, search.mip_incumbent,
+                                                  all, options.objective, remaining() / 2);
+      ++r.mip_solves;
+      if (!out.orders.empty() && search.try_orders(out.orders, "mip")) ++r.mip_improvements;
+    }
+    // Large-neighbourhood search: free the instances of one time window of the incumbent, keep the
+    // rest of its order, re-solve; windows are drawn at random (seeded) over the horizon.
+    std::mt19937 rng(static_cast<std::uint32_t>(options.seed));
+    const std::size_t w = std::min<std::size_t>(static_cast<std::size_t>(options.window_instances), n);
+    const std::size_t windows_per_pass = std::max<std::size_t>(1, 2 * n / std::max<std::size_t>(w, 1));
+    std::size_t fruitless = 0;
+    while (!at_bound() && fruitless < 2 * windows_per_pass && w < n) {
+      const double left = remaining();
+      if (left <= 0) break;
+      // Instances by incumbent start time.
+      std::vector<double> start(n, 0);
+      for (std::size_t d = 0; d < search.mip_incumbent.device_tasks.size(); ++d)
+        for (const Task& t : search.mip_incumbent.device_tasks[d]) {
+          const int id = search.graph.find(t.item);
+          if (id >= 0) start[static_cast<std::size_t>(id)] = t.start;
+        }
+      std::vector<int> by_start(n);
+      for (std::size_t i = 0; i < n; ++i) by_start[i] = static_cast<int>(i);
+      std::stable_sort(by_start.begin(), by_start.end(),
+                       [&](int a, int b) { return start[static_cast<std::size_t>(a)] < start[static_cast<std::size_t>(b)]; });
+      const std::size_t first = std::uniform_int_distribution<std::size_t>(0, n - w)(rng);
+      std::vector<char> free_op(n, 0);
+      for (std::size_t k = first; k < first + w; ++k) free_op[static_cast<std::size_t>(by_start[k])] = 1;
+      const auto out = detail::solve_schedule_mip(search.spec, search.graph, search.mip_orders, search.mip_incumbent,
+                                                  free_op, options.objective, std::min(left, 2.0));
+      ++r.mip_solves;
+      if (!out.orders.empty() && search.try_orders(out.orders, "lns")) {
+        ++r.mip_improvements;
+        fruitless = 0;
+      } else {
+        // Windows that did not improve are not listed among the candidates (there may be many).
+        if (!out.orders.empty()) r.candidates.pop_back();
+        ++fruitless;
+      }
+    }
+    timed_out = remaining() <= 0 && !at_bound();
+  }
+
+  r.spec = search.spec;
+  r.makespan = r.schedule.metrics.makespan;
+  r.gap = r.makespan > 0 ? std::max(0.0, (r.makespan - r.lower_bound) / r.makespan) : 0;
+  // The returned schedule is verified again here, as a whole, so the flag is never taken on trust.
+  r.verified = verify(r.spec, r.schedule).ok();
+  r.solve_seconds = seconds_since(t0);
+  if (makespan_objective && r.gap <= 1e-12) {
+    r.termination = PlanTermination::kOptimal;
+    r.message = "the makespan meets the lower bound";
+  } else if (timed_out) {
+    r.termination = PlanTermination::kTimeLimit;
+    r.message = fmt::format("time limit of {:g} s reached with a gap of {:.2f}%", options.time_limit, 100 * r.gap);
+  } else {
+    r.termination = PlanTermination::kNoImprovement;
+    r.message = options.use_mip ? fmt::format("{} MIP solve(s), {} improvement(s); gap {:.2f}% left", r.mip_solves,
+                                              r.mip_improvements, 100 * r.gap)
+                                : "MIP off: best warm start";
+  }
+  if (!r.verified) return Status(StatusCode::kInternal, "the chosen schedule failed verification");
+  return std::move(r);
+}
+
+OPPLAN_END_NAMESPACE

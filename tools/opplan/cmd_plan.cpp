@@ -1,0 +1,197 @@
+// `opplan plan`: the pipeline planner (planner.hpp) on a PipelineSpec from a file or from the flags
+// of `opplan schedule`: place, warm-start from the baselines, bound, improve with the MIP under a
+// time limit, verify; print the plan (text or --json) and draw it (--svg, --trace).
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <opplan/gantt.hpp>
+#include <opplan/pipeline.hpp>
+#include <opplan/planner.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+
+namespace opplan::cli {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct PlanArgs {
+  std::string spec_file;
+  int pp = 0;
+  int micro_batches = 0;
+  double f = 1, b = 1, w = 1;
+  std::optional<double> fb;
+  double p2p = 0;
+  std::optional<double> mem_cap;
+  std::string placement = "given";
+  std::string objective = "makespan";
+  double time_limit = 10;
+  int seed = 0;
+  int window = 24;
+  bool no_mip = false;
+  bool no_baselines = false;
+  std::string svg_file;
+  std::string trace_file;
+  bool show_ops = false;
+  bool json = false;
+};
+
+Json plan_json(const PlanResult& r) {
+  Json j = Json::object();
+  j["devices"] = r.spec.num_devices;
+  j["stages"] = r.spec.num_stages();
+  j["micro_batches"] = r.spec.num_micro_batches;
+  j["placement"] = to_string(r.spec.placement);
+  j["makespan"] = r.makespan;
+  j["lower_bound"] = r.lower_bound;
+  j["gap"] = r.gap;
+  j["solve_seconds"] = r.solve_seconds;
+  j["verified"] = r.verified;
+  j["source"] = r.source;
+  j["termination"] = to_string(r.termination);
+  j["message"] = r.message;
+  j["mip_solves"] = r.mip_solves;
+  j["mip_improvements"] = r.mip_improvements;
+  j["utilisation"] = r.schedule.metrics.utilisation;
+  Json bubble = Json::array(), peak = Json::array(), mem = Json::array();
+  for (const DeviceMetrics& d : r.schedule.metrics.devices) {
+    bubble.push_back(d.bubble);
+    peak.push_back(d.peak_activations);
+    mem.push_back(d.peak_memory);
+  }
+  j["bubble"] = std::move(bubble);
+  j["peak_activations"] = std::move(peak);
+  j["peak_memory"] = std::move(mem);
+  Json candidates = Json::array();
+  for (const PlanCandidate& c : r.candidates) {
+    Json x = {{"name", c.name}, {"verified", c.verified}};
+    if (c.verified || c.makespan > 0) x["makespan"] = c.makespan;
+    if (!c.note.empty()) x["note"] = c.note;
+    candidates.push_back(std::move(x));
+  }
+  j["candidates"] = std::move(candidates);
+  j["ops"] = r.schedule.op_strings();
+  return j;
+}
+
+void print_plan(const PlanResult& r, bool show_ops) {
+  std::cout << fmt::format("plan: {} on {} ({} placement), {}\n",
+                           plural(static_cast<std::size_t>(r.spec.num_stages()), "stage"),
+                           plural(static_cast<std::size_t>(r.spec.num_devices), "device"), to_string(r.spec.placement),
+                           plural(static_cast<std::size_t>(r.spec.num_micro_batches), "micro-batch", "micro-batches"));
+  std::cout << r.BriefReport() << "\n" << r.message << "\n";
+  std::cout << fmt::format("{:>6}  {:>10}  {:>10}  {:>16}  {:>11}\n", "device", "busy", "bubble", "peak activations",
+                           "peak memory");
+  for (std::size_t d = 0; d < r.schedule.metrics.devices.size(); ++d) {
+    const DeviceMetrics& m = r.schedule.metrics.devices[d];
+    std::cout << fmt::format("{:>6}  {:>10g}  {:>10g}  {:>16}  {:>11g}\n", d, m.busy, m.bubble, m.peak_activations,
+                             m.peak_memory);
+  }
+  std::cout << "warm starts:";
+  for (const PlanCandidate& c : r.candidates)
+    std::cout << (c.verified ? fmt::format(" {} {:g};", c.name, c.makespan) : fmt::format(" {} rejected;", c.name));
+  std::cout << "\n";
+  if (show_ops) {
+    const auto ops = r.schedule.op_strings();
+    for (std::size_t d = 0; d < ops.size(); ++d) {
+      std::string line;
+      for (const auto& op : ops[d]) line += (line.empty() ? "" : " ") + op;
+      std::cout << fmt::format("ops {}: {}\n", d, line);
+    }
+  }
+}
+
+int run_plan(const PlanArgs& args) {
+  PipelineSpec spec;
+  if (!args.spec_file.empty()) {
+    auto read = read_pipeline_spec_json(args.spec_file);
+    if (!read.ok()) return report_error(read.status(), args.spec_file);
+    spec = std::move(*read);
+  } else {
+    StageSpec stage;
+    stage.forward = args.f;
+    stage.input_grad = args.b;
+    stage.weight_grad = args.w;
+    stage.forward_backward = args.fb;
+    stage.p2p = args.p2p;
+    // From flags the stages are laid out linearly; --placement re-lays them.
+    auto made = make_pipeline_spec(Placement::kLinear, args.pp, args.micro_batches, stage);
+    if (!made.ok()) return report_error(made.status());
+    spec = std::move(*made);
+  }
+  PlannerOptions options;
+  options.time_limit = args.time_limit;
+  options.memory_cap = args.mem_cap;
+  options.seed = args.seed;
+  options.window_instances = args.window;
+  options.use_mip = !args.no_mip;
+  options.use_baselines = !args.no_baselines;
+  options.placement = *parse_plan_placement(args.placement);  // checked by the option's validator
+  options.objective = *parse_plan_objective(args.objective);
+  auto result = plan_pipeline(spec, options);
+  if (!result.ok()) return report_error(result.status(), args.spec_file);
+  if (!args.svg_file.empty())
+    if (Status s = write_schedule_svg(result->schedule, args.svg_file); !s.ok()) return report_error(s, args.svg_file);
+  if (!args.trace_file.empty())
+    if (Status s = write_schedule_chrome_trace(result->schedule, args.trace_file); !s.ok())
+      return report_error(s, args.trace_file);
+  if (args.json)
+    std::cout << plan_json(*result).dump(2) << "\n";
+  else
+    print_plan(*result, args.show_ops);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_plan_command(CLI::App& parent) {
+  auto args = std::make_shared<PlanArgs>();
+  CLI::App* app = parent.add_subcommand(
+      "plan", "Plan a pipeline with the MIP planner: place, order and time every op within memory (docs/planner.md)");
+  app->add_option("SPEC", args->spec_file, "PipelineSpec JSON file; or give the spec with --pp, --microbatches, ...");
+  std::vector<CLI::Option*> spec_flags = {
+      app->add_option("--pp", args->pp, "Devices (pipeline ranks)")->check(CLI::PositiveNumber),
+      app->add_option("--microbatches", args->micro_batches, "Micro-batches in total")->check(CLI::PositiveNumber),
+      app->add_option("--f", args->f, "Forward time per stage (default 1)"),
+      app->add_option("--b", args->b, "Input-gradient time b per stage (default 1)"),
+      app->add_option("--w", args->w, "Weight-gradient time W per stage (default 1)"),
+      app->add_option("--fb", args->fb, "Overlapped F&B time of the DualPipe baseline (default F + B)"),
+      app->add_option("--p2p", args->p2p, "Transfer time between stages on different devices (default 0)")};
+  app->add_option("--mem-cap", args->mem_cap,
+                  "Per-device cap on parameters + activations (flags: in micro-batch activations); replaces the spec's");
+  const auto one_of = [](auto parse, std::string what) {
+    return [parse, what](const std::string& v) {
+      return parse(v) ? std::string() : fmt::format("unknown {} '{}'", what, v);
+    };
+  };
+  app->add_option("--placement", args->placement, "given (default; linear from flags), dualpipe, dualpipev, 1f1b, free")
+      ->check(one_of(parse_plan_placement, "placement"));
+  app->add_option("--objective", args->objective, "makespan (default), utilisation, total-idle, memory-balance")
+      ->check(one_of(parse_plan_objective, "objective"));
+  app->add_option("--time-limit", args->time_limit, "Seconds for the whole plan (default 10), > 0");
+  app->add_option("--seed", args->seed, "Seed of the random list schedules and windows (default 0)");
+  app->add_option("--window", args->window, "Operator instances freed per window of the search (default 24), >= 2");
+  app->add_flag("--no-mip", args->no_mip, "Best warm start only, no MIP");
+  app->add_flag("--no-baselines", args->no_baselines, "Warm-start from the serial schedule only (to study the MIP)");
+  app->add_option("--svg", args->svg_file, "Write an SVG Gantt chart");
+  app->add_option("--trace", args->trace_file, "Write a Chrome trace / Perfetto JSON file");
+  app->add_flag("--ops", args->show_ops, "Also print every device's op strings");
+  app->add_flag("--json", args->json,
+                "Print one JSON object (makespan, bubble, peak_activations, lower_bound, gap, solve_seconds, verified, "
+                "ops, ...)");
+  app->callback([args, spec_flags] {
+    if (args->spec_file.empty() && (args->pp == 0 || args->micro_batches == 0))
+      throw CLI::RequiredError("a SPEC file or --pp and --microbatches");
+    if (!args->spec_file.empty())
+      for (CLI::Option* o : spec_flags)
+        if (o->count() > 0) throw CLI::ExcludesError(o->get_name(), "SPEC");
+  });
+  return {app, [args] { return run_plan(*args); }};
+}
+
+}  // namespace opplan::cli
