@@ -53,6 +53,12 @@ std::optional<Graph> load_graph(const std::string& graph_file, const std::string
 std::optional<Cluster> load_cluster(const std::string& cluster_file, const std::string& preset,
                                     std::string* source = nullptr);
 
+// The options that choose load_graph's and load_cluster's inputs: `graph_name` ("-g,--graph", or
+// "GRAPH" for a positional file) excluding "-m,--model", and "-c,--cluster" excluding "-p,--preset".
+void add_graph_options(CLI::App& app, std::string& graph_file, std::string& model,
+                       const std::string& graph_name = "-g,--graph");
+void add_cluster_options(CLI::App& app, std::string& cluster_file, std::string& preset);
+
 // "1 op", "3 ops"; `many` when the plural is not singular + "s".
 std::string plural(std::size_t n, std::string_view one, std::string_view many = {});
 

@@ -191,17 +191,8 @@ Command add_info_command(CLI::App& parent) {
       "info", fmt::format("Describe a graph and a cluster: size, FLOPs per phase, memory, forward critical path "
                           "(default: {} on {})",
                           kDefaultModel, kDefaultPreset));
-  auto* graph = app->add_option("GRAPH", args->graph_file, "Graph JSON file (docs/file-formats.md)");
-  auto* model = app->add_option(
-      "-m,--model", args->model,
-      fmt::format("Built-in model instead of GRAPH (default {}): {}", kDefaultModel, fmt::join(zoo_names(), ", ")));
-  graph->excludes(model);
-  auto* cluster = app->add_option("-c,--cluster", args->cluster_file, "Cluster JSON file");
-  auto* preset = app->add_option(
-      "-p,--preset", args->preset,
-      fmt::format("Cluster preset instead of a file (default {}): {}; suffix xN for N nodes", kDefaultPreset,
-                  fmt::join(Cluster::preset_names(), ", ")));
-  cluster->excludes(preset);
+  add_graph_options(*app, args->graph_file, args->model, "GRAPH");
+  add_cluster_options(*app, args->cluster_file, args->preset);
   app->add_flag("--json", args->json, "Print one JSON object instead of text");
   return {app, [args] { return run_info(*args); }};
 }

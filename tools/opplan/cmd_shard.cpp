@@ -116,11 +116,7 @@ Command add_shard_command(CLI::App& parent) {
   auto args = std::make_shared<ShardArgs>();
   CLI::App* app = parent.add_subcommand(
       "shard", "Plan how every operator is split over a device mesh (Alpa's intra-operator ILP; docs/sharding.md)");
-  auto* graph = app->add_option("-g,--graph", args->graph_file, "Graph JSON file (docs/file-formats.md)");
-  auto* model = app->add_option(
-      "-m,--model", args->model,
-      fmt::format("Built-in model instead of --graph (default {}): {}", kDefaultModel, fmt::join(zoo_names(), ", ")));
-  graph->excludes(model);
+  add_graph_options(*app, args->graph_file, args->model);
   app->add_option("--mesh", args->mesh, "Mesh shape AxB: the first A*B devices, A rows (axis 0) of B")
       ->required()
       ->check(CLI::Validator(
@@ -135,12 +131,7 @@ Command add_shard_command(CLI::App& parent) {
             return {};
           },
           "AxB", "mesh shape"));
-  auto* cluster = app->add_option("-c,--cluster", args->cluster_file, "Cluster JSON file");
-  auto* preset = app->add_option(
-      "-p,--preset", args->preset,
-      fmt::format("Cluster preset instead of a file (default {}): {}; suffix xN for N nodes", kDefaultPreset,
-                  fmt::join(Cluster::preset_names(), ", ")));
-  cluster->excludes(preset);
+  add_cluster_options(*app, args->cluster_file, args->preset);
   app->add_option("--mem-budget", args->mem_budget,
                   "Bytes per device for parameters and saved activations (default: the device memory)")
       ->check(CLI::NonNegativeNumber);

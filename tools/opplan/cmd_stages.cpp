@@ -109,17 +109,8 @@ Command add_stages_command(CLI::App& parent) {
   auto args = std::make_shared<StagesArgs>();
   CLI::App* app = parent.add_subcommand(
       "stages", "Plan pipeline stages, submeshes and logical meshes (Alpa's inter-operator DP; docs/stages.md)");
-  auto* graph = app->add_option("-g,--graph", args->graph_file, "Graph JSON file (docs/file-formats.md)");
-  auto* model = app->add_option(
-      "-m,--model", args->model,
-      fmt::format("Built-in model instead of --graph (default {}): {}", kDefaultModel, fmt::join(zoo_names(), ", ")));
-  graph->excludes(model);
-  auto* cluster = app->add_option("-c,--cluster", args->cluster_file, "Cluster JSON file");
-  auto* preset = app->add_option(
-      "-p,--preset", args->preset,
-      fmt::format("Cluster preset instead of a file (default {}): {}; suffix xN for N nodes", kDefaultPreset,
-                  fmt::join(Cluster::preset_names(), ", ")));
-  cluster->excludes(preset);
+  add_graph_options(*app, args->graph_file, args->model);
+  add_cluster_options(*app, args->cluster_file, args->preset);
   app->add_option("--microbatches", args->microbatches, "Micro-batches per iteration (default 16)")
       ->check(CLI::Range(1, 1 << 20));
   app->add_option("--layers", args->layers, "Layers the DP clusters the ops into (default: layer tags, at most 16)")

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <opplan/io.hpp>
 #include <opplan/models.hpp>
@@ -11,6 +12,22 @@
 #include "cli.hpp"
 
 namespace opplan::cli {
+
+void add_graph_options(CLI::App& app, std::string& graph_file, std::string& model, const std::string& graph_name) {
+  auto* graph = app.add_option(graph_name, graph_file, "Graph JSON file (docs/file-formats.md)");
+  auto* zoo = app.add_option("-m,--model", model,
+                             fmt::format("Built-in model instead of a graph file (default {}): {}", kDefaultModel,
+                                         fmt::join(zoo_names(), ", ")));
+  graph->excludes(zoo);
+}
+
+void add_cluster_options(CLI::App& app, std::string& cluster_file, std::string& preset) {
+  auto* cluster = app.add_option("-c,--cluster", cluster_file, "Cluster JSON file");
+  auto* named = app.add_option("-p,--preset", preset,
+                               fmt::format("Cluster preset instead of a file (default {}): {}; suffix xN for N nodes",
+                                           kDefaultPreset, fmt::join(Cluster::preset_names(), ", ")));
+  cluster->excludes(named);
+}
 
 std::optional<Graph> load_graph(const std::string& graph_file, const std::string& model, std::string* source) {
   auto graph = graph_file.empty() ? zoo_model(model.empty() ? kDefaultModel : model) : read_graph_json(graph_file);
