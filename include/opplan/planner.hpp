@@ -9,17 +9,21 @@
 //   2 warm start  every pipeline baseline that fits the placement (1F1B, ZB-H1/H2, the Zero-Bubble
 //                 heuristic, DualPipe, DualPipeV, interleaved), the greedy list scheduler with several
 //                 in-flight limits, a list scheduler under several priority rules, and a
-//                 one-micro-batch-at-a-time schedule that always fits memory; then random list
-//                 schedules for up to 30 % of the time limit
+//                 one-micro-batch-at-a-time schedule that always fits memory; then a fixed number
+//                 of random list schedules (seeded; the count depends on the instance size)
 //   3 lower bound critical path, and per device heads + load + tails (the one-machine relaxation)
 //   4 improve     a disjunctive MIP (continuous starts, one binary per unordered same-device pair,
 //                 memory rows from signed activation deltas, big-M = the warm start's makespan)
-//                 solved by GLPK on the whole instance when it is small, then over time windows of
-//                 the incumbent (large-neighbourhood search) while time remains
+//                 solved by GLPK on the whole instance when it is small, then over a seeded sequence
+//                 of windows of the incumbent (large-neighbourhood search), each solve bounded by a
+//                 node limit
 //   5 verify      every candidate is replayed by simulate() and checked by verify(); only verified
 //                 schedules are returned
-// It stops early when the makespan meets the lower bound. A time-out returns the best verified
-// schedule found so far (at worst a heuristic one), never nothing.
+// It stops early when the makespan meets the lower bound. Deterministic by default: every phase is
+// bounded by counts (draws, nodes, windows), not by the clock, so the same spec and options give the
+// same plan. The time limit is a safety cap: when it cuts the search (termination kTimeLimit, and the
+// message says so) the plan may differ from run to run; it is still the best verified schedule found
+// so far (at worst a heuristic one), never nothing.
 #pragma once
 
 #include <cstdint>
@@ -59,7 +63,10 @@ OPPLAN_EXPORT const char* to_string(PlanPlacement placement);
 OPPLAN_EXPORT std::optional<PlanPlacement> parse_plan_placement(std::string_view name);
 
 struct PlannerOptions {
-  double time_limit = 10;  // seconds of wall time for the whole plan, > 0
+  // Seconds of wall time for the whole plan, > 0: a safety cap, not a budget. The search is bounded
+  // by counts (see the node limits and seed) and gives the same plan on any machine unless this cap
+  // stops it first, which the result's termination (kTimeLimit) and message report.
+  double time_limit = 10;
   PlanObjective objective = PlanObjective::kMakespan;
   PlanPlacement placement = PlanPlacement::kGiven;
   // Per-device cap on parameters + activations in the spec's units, replacing the spec's caps;
@@ -75,8 +82,14 @@ struct PlannerOptions {
   int max_mip_instances = 150;
   // Operator instances freed per window of the large-neighbourhood search, >= 2.
   int window_instances = 24;
-  // Seeds the random list schedules and the choice of windows: the same seed gives the same
-  // sequence of attempts (how many of them fit in the time limit depends on the machine).
+  // Branch-and-bound nodes per MIP solve: of the whole instance (-1 = by its size: 2,000,000 /
+  // instances², between 20 and 2,000), and of each window (>= 0). These, not a share of the time
+  // limit, bound the MIP, so its result does not depend on the machine.
+  std::int64_t mip_node_limit = -1;
+  std::int64_t window_node_limit = 20;
+  // Seeds the random list schedules and the choice of windows. Their number is fixed by the
+  // instance size (and the windows' by their outcomes), so the same seed gives the same plan; a
+  // different seed may give another one, never worse than the baselines and heuristics.
   int seed = 0;
 
   // False, with a message naming the field, when a value is out of range.
@@ -85,7 +98,7 @@ struct PlannerOptions {
 
 enum class PlanTermination : std::uint8_t {
   kOptimal,        // the makespan equals the lower bound
-  kTimeLimit,      // the time ran out with a gap left
+  kTimeLimit,      // the time limit cut the search with a gap left (the plan may vary run to run)
   kNoImprovement,  // every improvement step ran without closing the gap
 };
 // "optimal", "time-limit", "no-improvement".

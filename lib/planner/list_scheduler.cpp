@@ -15,6 +15,12 @@
 OPPLAN_BEGIN_NAMESPACE
 namespace detail {
 
+int random_list_draws(std::size_t instances) {
+  if (instances > 20000) return 0;
+  const std::size_t draws = 1000000 / std::max<std::size_t>(instances, 1);
+  return static_cast<int>(std::clamp<std::size_t>(draws, 10, 200));
+}
+
 std::vector<std::vector<int>> list_schedule(const PipelineSpec& spec, const InstanceGraph& g, const ListRule& rule,
                                             std::mt19937* rng) {
   constexpr double kNever = std::numeric_limits<double>::infinity();

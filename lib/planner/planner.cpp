@@ -175,20 +175,24 @@ struct Search {
         }
   }
 
-  // Random tie-breaks under random rules while `keep_going` says so; the list scheduler is cheap
-  // and its best draws often beat the fixed rules.
-  template <typename KeepGoing>
-  void random_lists(std::mt19937& rng, KeepGoing keep_going) {
-    if (graph.ops.size() > 20000) return;
+  // `draws` random tie-breaks under random rules (fewer once `stop` says so); the list scheduler is
+  // cheap and its best draws often beat the fixed rules. The count, not the clock, bounds the
+  // phase, so the same seed gives the same draws. True when `stop` cut the phase short.
+  template <typename AtBound, typename OutOfTime>
+  bool random_lists(std::mt19937& rng, int draws, AtBound at_bound, OutOfTime out_of_time) {
+    if (graph.ops.size() > 20000) return false;
     const int P = spec.num_devices;
     const int limits[] = {0, P, P + 1, 2 * P - 1};
-    for (int draw = 0; draw < 200 && keep_going(); ++draw) {
+    for (int draw = 0; draw < draws; ++draw) {
+      if (at_bound()) return false;
+      if (out_of_time()) return true;
       const ListPhases& phases = kPhaseOrders[rng() % std::size(kPhaseOrders)];
       detail::ListRule rule{phases.f, phases.b, phases.w, rng() % 2 == 0, limits[rng() % 4]};
       // Only the draws that improved the plan are listed among the candidates.
       if (!try_orders(detail::list_schedule(spec, graph, rule, &rng), "list/random") && !result.candidates.empty())
         result.candidates.pop_back();
     }
+    return false;
   }
 
   // Replays instance orders (of the list scheduler or the MIP); true when they improved the plan.
@@ -257,6 +261,10 @@ bool PlannerOptions::IsValid(std::string* error) const {
     e = fmt::format("max_mip_instances: must be >= 0, got {}", max_mip_instances);
   else if (window_instances < 2)
     e = fmt::format("window_instances: must be >= 2, got {}", window_instances);
+  else if (mip_node_limit < -1)
+    e = fmt::format("mip_node_limit: must be >= 0 or -1 (by the instance size), got {}", mip_node_limit);
+  else if (window_node_limit < 0)
+    e = fmt::format("window_node_limit: must be >= 0, got {}", window_node_limit);
   if (error) *error = e;
   return e.empty();
 }
@@ -354,30 +362,50 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
   };
   const auto remaining = [&] { return options.time_limit - seconds_since(t0); };
 
+  // Deterministic budgets (docs/planner.md, "Determinism"): a count of random list schedules, a node
+  // limit per MIP solve and a bounded sequence of windows, all fixed by the seed and the instance;
+  // the time limit is only a safety cap, and `cut` records that it stopped something early.
+  bool cut = false;
+  const std::size_t n = search.graph.ops.size();
   std::mt19937 list_rng(static_cast<std::uint32_t>(options.seed) + 1u);
-  if (options.use_baselines)
-    search.random_lists(list_rng, [&] { return !at_bound() && seconds_since(t0) < 0.3 * options.time_limit; });
+  if (options.use_baselines) cut = search.random_lists(list_rng, detail::random_list_draws(n), at_bound,
+                               [&] { return remaining() <= 0; });
 
-  bool timed_out = false;
-  if (options.use_mip && !at_bound() && !search.mip_orders.empty()) {
-    const std::size_t n = search.graph.ops.size();
-    // The whole instance gets half the time; windows (which also reach its neighbourhoods) the rest.
-    if (n <= static_cast<std::size_t>(options.max_mip_instances) && remaining() > 0) {
-      const std::vector<char> all(n, 1);
-      const auto out = detail::solve_schedule_mip(search.spec, search.graph, search.mip_orders, search.mip_incumbent,
-                                                  all, options.objective, remaining() / 2);
+  if (options.use_mip && !cut && !at_bound() && !search.mip_orders.empty()) {
+    const auto solve = [&](const std::vector<char>& free_op, std::int64_t nodes) {
+      auto out = detail::solve_schedule_mip(search.spec, search.graph, search.mip_orders, search.mip_incumbent, free_op,
+                                            options.objective, std::max(0.0, remaining()), nodes);
       ++r.mip_solves;
-      if (!out.orders.empty() && search.try_orders(out.orders, "mip")) ++r.mip_improvements;
+      if (out.time_limited) cut = true;
+      return out;
+    };
+    if (n <= static_cast<std::size_t>(options.max_mip_instances)) {
+      if (remaining() <= 0) {
+        cut = true;
+      } else {
+        const std::int64_t nodes =
+            options.mip_node_limit >= 0
+                ? options.mip_node_limit
+                : std::clamp<std::int64_t>(2000000 / static_cast<std::int64_t>(n * n), 20, 2000);
+        const auto out = solve(std::vector<char>(n, 1), nodes);
+        if (!out.orders.empty() && search.try_orders(out.orders, "mip")) ++r.mip_improvements;
+      }
     }
-    // Large-neighbourhood search: free the instances of one time window of the incumbent, keep the
-    // rest of its order, re-solve; windows are drawn at random (seeded) over the horizon.
+    // Large-neighbourhood search: free the instances of one window of the incumbent, keep the rest
+    // of its order, re-solve. Windows are drawn by the seeded generator over the incumbent's start
+    // order; the search ends at the bound, after 2 * (instances / window) fruitless windows in a
+    // row, or after 4 * (instances / window) windows in all.
     std::mt19937 rng(static_cast<std::uint32_t>(options.seed));
     const std::size_t w = std::min<std::size_t>(static_cast<std::size_t>(options.window_instances), n);
     const std::size_t windows_per_pass = std::max<std::size_t>(1, 2 * n / std::max<std::size_t>(w, 1));
     std::size_t fruitless = 0;
-    while (!at_bound() && fruitless < 2 * windows_per_pass && w < n) {
-      const double left = remaining();
-      if (left <= 0) break;
+    for (std::size_t window = 0; !cut && !at_bound() && fruitless < 2 * windows_per_pass &&
+                                 window < 4 * windows_per_pass && w < n;
+         ++window) {
+      if (remaining() <= 0) {
+        cut = true;
+        break;
+      }
       // Instances by incumbent start time.
       std::vector<double> start(n, 0);
       for (std::size_t d = 0; d < search.mip_incumbent.device_tasks.size(); ++d)
@@ -392,9 +420,7 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
       const std::size_t first = std::uniform_int_distribution<std::size_t>(0, n - w)(rng);
       std::vector<char> free_op(n, 0);
       for (std::size_t k = first; k < first + w; ++k) free_op[static_cast<std::size_t>(by_start[k])] = 1;
-      const auto out = detail::solve_schedule_mip(search.spec, search.graph, search.mip_orders, search.mip_incumbent,
-                                                  free_op, options.objective, std::min(left, 2.0));
-      ++r.mip_solves;
+      const auto out = solve(free_op, options.window_node_limit);
       if (!out.orders.empty() && search.try_orders(out.orders, "lns")) {
         ++r.mip_improvements;
         fruitless = 0;
@@ -404,8 +430,8 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
         ++fruitless;
       }
     }
-    timed_out = remaining() <= 0 && !at_bound();
   }
+  const bool timed_out = cut && !at_bound();
 
   r.spec = search.spec;
   r.makespan = r.schedule.metrics.makespan;
@@ -418,7 +444,9 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
     r.message = "the makespan meets the lower bound";
   } else if (timed_out) {
     r.termination = PlanTermination::kTimeLimit;
-    r.message = fmt::format("time limit of {:g} s reached with a gap of {:.2f}%", options.time_limit, 100 * r.gap);
+    r.message = fmt::format(
+        "the time limit of {:g} s cut the search short (so this plan may differ from run to run), gap {:.2f}% left",
+        options.time_limit, 100 * r.gap);
   } else {
     r.termination = PlanTermination::kNoImprovement;
     r.message = options.use_mip ? fmt::format("{} MIP solve(s), {} improvement(s); gap {:.2f}% left", r.mip_solves,

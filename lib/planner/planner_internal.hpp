@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <opplan/planner.hpp>
 #include <opplan/simulator.hpp>
 #include <random>
@@ -77,20 +78,28 @@ struct ListRule {
 std::vector<std::vector<int>> list_schedule(const PipelineSpec& spec, const InstanceGraph& graph, const ListRule& rule,
                                             std::mt19937* rng = nullptr);
 
+// How many random list schedules the planner draws for an instance graph of `instances` operator
+// instances: 200 on small graphs, fewer on large ones (each draw costs about instances x ready
+// ops), at least 10; none above 20,000 instances. A count, so the phase is the same on any machine.
+int random_list_draws(std::size_t instances);
+
 // The scheduling MIP around an incumbent: instances with `free_op` true may be re-ordered among
 // themselves on their device; every other pair keeps the incumbent's order. Solves with GLPK
-// within `seconds` and returns the per-device orders of the solution, sorted by start time, or an
+// within `node_limit` branch-and-bound nodes (the deterministic budget) and `seconds` (the safety
+// cap; `time_limited` says when it stopped the solve) and returns the per-device orders of the solution, sorted by start time, or an
 // empty vector when the solver found nothing (or nothing better than the incumbent).
 struct MipOutcome {
   std::vector<std::vector<int>> orders;  // empty when no solution
   double objective = 0;
   double best_bound = 0;
   bool proved_optimal = false;  // optimal for the whole instance (every op free)
+  bool time_limited = false;    // the time cap, not the node limit or optimality, ended the solve
   std::string message;
 };
 MipOutcome solve_schedule_mip(const PipelineSpec& spec, const InstanceGraph& graph,
                               const std::vector<std::vector<int>>& incumbent_orders, const Schedule& incumbent,
-                              const std::vector<char>& free_op, PlanObjective objective, double seconds);
+                              const std::vector<char>& free_op, PlanObjective objective, double seconds,
+                              std::int64_t node_limit);
 
 }  // namespace detail
 OPPLAN_END_NAMESPACE

@@ -304,7 +304,8 @@ class ScheduleFormulation : public Formulation {
 
 MipOutcome solve_schedule_mip(const PipelineSpec& spec, const InstanceGraph& graph,
                               const std::vector<std::vector<int>>& incumbent_orders, const Schedule& incumbent,
-                              const std::vector<char>& free_op, PlanObjective objective, double seconds) {
+                              const std::vector<char>& free_op, PlanObjective objective, double seconds,
+                              std::int64_t node_limit) {
   MipOutcome out;
   std::vector<double> start;
   const double upper = earliest_starts(graph, incumbent_orders, start);
@@ -328,11 +329,13 @@ MipOutcome solve_schedule_mip(const PipelineSpec& spec, const InstanceGraph& gra
   }
   SolveArguments args;
   args.options.time_limit = std::max(0.0, seconds);
+  args.options.node_limit = node_limit;
   args.options.log_level = 0;
   args.warm_start = std::move(warm);
   GlpkSolver solver;
   const SolveResult result = solver.solve(*model, args);
   out.message = result.BriefReport();
+  out.time_limited = result.message.find("time limit") != std::string::npos;
   if (!result.has_solution) return out;
   out.objective = result.objective;
   out.best_bound = result.best_bound;

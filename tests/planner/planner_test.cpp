@@ -152,6 +152,73 @@ INSTANTIATE_TEST_SUITE_P(Pp4, NeverWorseThanBaselines,
                                            SweepCase{12, 1, 1, 1, 0}, SweepCase{12, 1, 1, 1, 0.1},
                                            SweepCase{12, 2, 1, 1, 0}, SweepCase{12, 2, 1, 1, 0.2}));
 
+// Deterministic by default: the random phase is a count of draws and the MIP a node limit per solve,
+// so the same spec and options give the same plan, task for task, whatever the machine's load (the
+// generous time limit is only a safety cap and must not be what ended the search).
+TEST(PlannerDeterminism, SameInputSamePlan) {
+  PipelineSpec spec = make(Placement::kLinear, 4, 8, times(2, 1, 1, 0.2), 4);  // a sweep case, 1F1B's peak
+  PlannerOptions options;
+  options.time_limit = 120;
+  const PlanResult a = plan_ok(spec, options);
+  const PlanResult b = plan_ok(spec, options);
+  ASSERT_NE(a.termination, opplan::PlanTermination::kTimeLimit) << a.message;
+  ASSERT_NE(b.termination, opplan::PlanTermination::kTimeLimit) << b.message;
+  EXPECT_GT(a.mip_solves, 0);  // the MIP phase ran, not only the heuristics
+  EXPECT_DOUBLE_EQ(a.makespan, b.makespan);
+  EXPECT_EQ(a.source, b.source);
+  EXPECT_EQ(a.mip_solves, b.mip_solves);
+  EXPECT_EQ(a.mip_improvements, b.mip_improvements);
+  EXPECT_EQ(a.message, b.message);
+  ASSERT_EQ(a.schedule.device_tasks.size(), b.schedule.device_tasks.size());
+  for (std::size_t d = 0; d < a.schedule.device_tasks.size(); ++d)
+    EXPECT_TRUE(a.schedule.device_tasks[d] == b.schedule.device_tasks[d]) << "device " << d;
+  ASSERT_EQ(a.candidates.size(), b.candidates.size());
+  for (std::size_t i = 0; i < a.candidates.size(); ++i) {
+    EXPECT_EQ(a.candidates[i].name, b.candidates[i].name);
+    EXPECT_DOUBLE_EQ(a.candidates[i].makespan, b.candidates[i].makespan);
+  }
+}
+
+// Another seed draws other random list schedules and windows, so the plan may change, but the
+// baselines stay among the warm starts: never worse than any of them, under the same cap.
+TEST(PlannerDeterminism, AnotherSeedNeverWorseThanTheBaselines) {
+  PipelineSpec spec = make(Placement::kLinear, 4, 8, times(1, 1.5, 0.5), 4);
+  for (int seed : {0, 1}) {
+    SCOPED_TRACE(seed);
+    PlannerOptions options;
+    options.time_limit = 60;
+    options.seed = seed;
+    const PlanResult r = plan_ok(spec, options);
+    EXPECT_LE(max_peak_memory(r.schedule), 4 + 1e-9);
+    int baselines = 0;
+    for (ScheduleKind kind : {ScheduleKind::kGPipe, ScheduleKind::k1F1B, ScheduleKind::kZBH1, ScheduleKind::kZBH2}) {
+      const auto c = std::find_if(r.candidates.begin(), r.candidates.end(),
+                                  [&](const auto& x) { return x.name == opplan::to_string(kind); });
+      if (c == r.candidates.end() || !c->verified) continue;
+      ++baselines;
+      EXPECT_LE(r.makespan, c->makespan + 1e-9) << c->name;
+    }
+    EXPECT_GT(baselines, 0);
+    auto one_f_one_b = opplan::build_schedule(spec, ScheduleKind::k1F1B);
+    ASSERT_TRUE(one_f_one_b.ok());
+    EXPECT_LE(r.makespan, one_f_one_b->metrics.makespan + 1e-9);
+    // And the same seed again gives the same plan.
+    const PlanResult again = plan_ok(spec, options);
+    EXPECT_DOUBLE_EQ(again.makespan, r.makespan);
+    EXPECT_EQ(again.source, r.source);
+  }
+}
+
+// When the safety cap, not the deterministic budget, ends the search, the result says so.
+TEST(PlannerDeterminism, TimeLimitCutIsReported) {
+  const PipelineSpec spec = make(Placement::kLinear, 4, 12, times(2, 1, 1, 0.2), 4);
+  PlannerOptions options;
+  options.time_limit = 0.05;  // the whole-instance MIP alone needs far longer
+  const PlanResult r = plan_ok(spec, options);
+  ASSERT_EQ(r.termination, opplan::PlanTermination::kTimeLimit) << r.message;
+  EXPECT_THAT(r.message, HasSubstr("time limit of 0.05 s cut the search"));
+}
+
 // From the serial schedule alone (baselines off) the MIP itself must find the optimum of a small
 // instance: 2 devices, 4 micro-batches; the second device starts at 1 and holds 4 * 3, so 13.
 TEST(Planner, MipAloneFindsTheOptimumOfASmallInstance) {
