@@ -33,6 +33,8 @@ struct PlanArgs {
   double time_limit = 10;
   int seed = 0;
   int window = 24;
+  std::int64_t mip_node_limit = -1;
+  std::int64_t window_node_limit = 20;
   bool no_mip = false;
   bool no_baselines = false;
   std::string svg_file;
@@ -129,6 +131,8 @@ int run_plan(const PlanArgs& args) {
   options.memory_cap = args.mem_cap;
   options.seed = args.seed;
   options.window_instances = args.window;
+  options.mip_node_limit = args.mip_node_limit;
+  options.window_node_limit = args.window_node_limit;
   options.use_mip = !args.no_mip;
   options.use_baselines = !args.no_baselines;
   options.placement = *parse_plan_placement(args.placement);  // checked by the option's validator
@@ -176,6 +180,10 @@ Command add_plan_command(CLI::App& parent) {
   app->add_option("--time-limit", args->time_limit, "Seconds for the whole plan (default 10), > 0");
   app->add_option("--seed", args->seed, "Seed of the random list schedules and windows (default 0)");
   app->add_option("--window", args->window, "Operator instances freed per window of the search (default 24), >= 2");
+  app->add_option("--mip-node-limit", args->mip_node_limit,
+                  "Branch-and-bound nodes for the whole-instance MIP (default -1: by instance size)");
+  app->add_option("--window-node-limit", args->window_node_limit,
+                  "Branch-and-bound nodes per window MIP (default 20), >= 0");
   app->add_flag("--no-mip", args->no_mip, "Best warm start only, no MIP");
   app->add_flag("--no-baselines", args->no_baselines, "Warm-start from the serial schedule only (to study the MIP)");
   app->add_option("--svg", args->svg_file, "Write an SVG Gantt chart");
