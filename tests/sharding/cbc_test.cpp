@@ -1,5 +1,6 @@
-// The sharding ILP of GPT-3 1.3B on a 2 x 4 DGX-A100 mesh, solved by opplan and by CBC (Debian's
-// coinor-cbc) on the exported MPS file: the objectives must agree. Skipped when cbc is absent.
+// The sharding ILPs of GPT-3 1.3B and GShard MoE 1.3B on a 2 x 4 DGX-A100 mesh, solved by opplan
+// and by CBC (Debian's coinor-cbc) on the exported MPS file: the objectives must agree. Skipped
+// when cbc is absent.
 #include <opplan/cost_model.hpp>
 #include <opplan/models.hpp>
 #include <opplan/sharding.hpp>
@@ -29,14 +30,18 @@ bool cbc_objective(const std::string& mps, const std::string& solution, double* 
   return true;
 }
 
-TEST(CbcTest, Gpt3OnTwoByFourMatchesCbc) {
+// One check for every zoo model whose ILP is compared with CBC's.
+class CbcTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CbcTest, TwoByFourMatchesCbc) {
   if (!have_cbc()) GTEST_SKIP() << "cbc not found (Debian package coinor-cbc)";
-  const Graph g = zoo_model("gpt3-1.3b").value();
+  const std::string model = GetParam();
+  const Graph g = zoo_model(model).value();
   const Cluster c = Cluster::dgx_a100(1);
   const Mesh mesh = make_mesh(c, 2, 4).value();
   const AnalyticCostModel cm;
   ShardingOptions options;
-  options.mps_file = ::testing::TempDir() + "opplan-sharding-gpt3-1.3b.mps";
+  options.mps_file = ::testing::TempDir() + "opplan-sharding-" + model + ".mps";
   auto plan = shard(g, c, mesh, cm, options);
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
   EXPECT_EQ(plan->termination, Termination::kOptimal);
@@ -48,6 +53,15 @@ TEST(CbcTest, Gpt3OnTwoByFourMatchesCbc) {
   std::remove(options.mps_file.c_str());
   std::remove((options.mps_file + ".sol").c_str());
 }
+
+// The GPT-3 instance pins the dense strategies, the GShard MoE one the expert / all-to-all ones.
+INSTANTIATE_TEST_SUITE_P(ZooModels, CbcTest, ::testing::Values("gpt3-1.3b", "gshard-moe-1.3b"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           std::string name = info.param;
+                           for (char& ch : name)
+                             if (ch == '-' || ch == '.') ch = '_';
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace opplan
