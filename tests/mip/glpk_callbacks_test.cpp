@@ -16,6 +16,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "knapsack.hpp"
+
 namespace {
 
 using opplan::BoundedExpr;
@@ -35,60 +37,10 @@ using ::testing::HasSubstr;
 
 constexpr double kTol = 1e-6;
 
-struct Knapsack {
-  std::vector<int> weight, value;
-  int capacity = 0;
-  std::vector<std::pair<int, int>> conflicts;  // pairs that may not both be packed
-};
-
-Knapsack random_knapsack(unsigned seed, int n, int num_conflicts = 0) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> w(3, 30), v(5, 40), item(0, n - 1);
-  Knapsack k;
-  for (int i = 0; i < n; ++i) k.weight.push_back(w(rng)), k.value.push_back(v(rng));
-  k.capacity = std::accumulate(k.weight.begin(), k.weight.end(), 0) * 2 / 3;
-  while (static_cast<int>(k.conflicts.size()) < num_conflicts) {
-    int a = item(rng), b = item(rng);
-    if (a == b) continue;
-    if (a > b) std::swap(a, b);
-    if (std::find(k.conflicts.begin(), k.conflicts.end(), std::make_pair(a, b)) == k.conflicts.end())
-      k.conflicts.emplace_back(a, b);
-  }
-  return k;
-}
-
-double brute_force(const Knapsack& k) {
-  const int n = static_cast<int>(k.weight.size());
-  int best = 0;
-  for (unsigned mask = 0; mask < (1u << n); ++mask) {
-    bool ok = true;
-    for (auto [a, b] : k.conflicts)
-      if ((mask >> a & 1u) && (mask >> b & 1u)) ok = false;
-    if (!ok) continue;
-    int w = 0, v = 0;
-    for (int i = 0; i < n; ++i)
-      if (mask >> i & 1u) w += k.weight[i], v += k.value[i];
-    if (w <= k.capacity) best = std::max(best, v);
-  }
-  return best;
-}
-
-// The knapsack without its conflict rows (those are lazy), or with them when `with_conflicts`.
-MipModel knapsack_model(const Knapsack& k, std::vector<Var>& x, bool with_conflicts = false) {
-  MipModel m("knapsack");
-  x.clear();
-  LinearExpr weight, value;
-  for (std::size_t i = 0; i < k.weight.size(); ++i) {
-    x.push_back(m.add_binary());
-    weight.add(x.back(), k.weight[i]);
-    value.add(x.back(), k.value[i]);
-  }
-  m.add_row(weight <= k.capacity, "capacity");
-  if (with_conflicts)
-    for (auto [a, b] : k.conflicts) m.add_row(x[a] + x[b] <= 1);
-  m.maximize(value);
-  return m;
-}
+using opplan_test::Knapsack;
+using opplan_test::knapsack_brute_force;
+using opplan_test::knapsack_model;
+using opplan_test::random_knapsack;
 
 bool satisfies_conflicts(const Knapsack& k, const std::vector<double>& values) {
   for (auto [a, b] : k.conflicts)
@@ -169,7 +121,7 @@ TEST(GlpkCallbacks, IncumbentsOfRandomKnapsacksEndAtTheOptimum) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     const Knapsack k = random_knapsack(seed, 14);
     std::vector<Var> x;
-    check_incumbents(knapsack_model(k, x), true);
+    check_incumbents(knapsack_model(k, &x), true);
   }
 }
 
@@ -257,8 +209,8 @@ TEST(GlpkCallbacks, LazyConflictRowsMatchBruteForce) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     const Knapsack k = random_knapsack(seed, n, n + static_cast<int>(seed % 13));
     std::vector<Var> x;
-    const MipModel m = knapsack_model(k, x);
-    const double best = brute_force(k);
+    const MipModel m = knapsack_model(k, &x);
+    const double best = knapsack_brute_force(k);
     for (bool also_incumbent : {false, true}) {
       LazyStats stats;
       const SolveResult r = GlpkSolver().solve(m, conflict_lazy_rows(k, x, m, stats, also_incumbent));
@@ -273,7 +225,7 @@ TEST(GlpkCallbacks, LazyConflictRowsMatchBruteForce) {
     }
     // The same model with every conflict row up front agrees.
     std::vector<Var> y;
-    const MipModel full = knapsack_model(k, y, true);
+    const MipModel full = knapsack_model(k, &y, true);
     const SolveResult f = GlpkSolver().solve(full);
     ASSERT_EQ(f.termination, Termination::kOptimal);
     EXPECT_NEAR(f.objective, best, kTol);
@@ -374,7 +326,7 @@ TEST(GlpkCallbacks, LazySubtourEliminationMatchesBruteForce) {
 TEST(GlpkCallbacks, LazyRowWithForeignVariableIsAnError) {
   const Knapsack k = random_knapsack(3, 10);
   std::vector<Var> x;
-  const MipModel m = knapsack_model(k, x);
+  const MipModel m = knapsack_model(k, &x);
   MipModel other;
   const Var foreign = other.add_binary();
   SolveArguments args;
@@ -415,7 +367,7 @@ TEST(GlpkCallbacks, LazyRowWithForeignVariableIsAnError) {
   // The thread's GLPK still works.
   const SolveResult again = GlpkSolver().solve(m);
   EXPECT_EQ(again.termination, Termination::kOptimal);
-  EXPECT_NEAR(again.objective, brute_force(k), kTol);
+  EXPECT_NEAR(again.objective, knapsack_brute_force(k), kTol);
 }
 
 // ---- suggested solutions ----------------------------------------------------------------------
@@ -598,9 +550,9 @@ TEST(GlpkCallbacks, ExceptionFromTheCallbackIsRethrown) {
   EXPECT_THROW((void)GlpkSolver().solve(m, args), int);
   std::vector<Var> x;
   const Knapsack k = random_knapsack(5, 12);
-  const SolveResult after = GlpkSolver().solve(knapsack_model(k, x));
+  const SolveResult after = GlpkSolver().solve(knapsack_model(k, &x));
   EXPECT_EQ(after.termination, Termination::kOptimal);
-  EXPECT_NEAR(after.objective, brute_force(k), kTol);
+  EXPECT_NEAR(after.objective, knapsack_brute_force(k), kTol);
 }
 
 // A callback that runs a solve of its own (a sub-MIP heuristic) on the same thread.

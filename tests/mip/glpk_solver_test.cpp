@@ -19,6 +19,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "knapsack.hpp"
+
 namespace {
 
 using opplan::GlpkSolver;
@@ -35,52 +37,12 @@ using ::testing::HasSubstr;
 
 constexpr double kTol = 1e-6;
 
+using opplan_test::Knapsack;
+using opplan_test::knapsack_brute_force;
+using opplan_test::knapsack_model;
+using opplan_test::random_knapsack;
+
 // ---- instances and their brute-force optima ---------------------------------------------------
-
-struct Knapsack {
-  std::vector<int> weight, value;
-  int capacity = 0;
-};
-
-Knapsack random_knapsack(unsigned seed, int n) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> w(3, 30), v(1, 40);
-  Knapsack k;
-  for (int i = 0; i < n; ++i) {
-    k.weight.push_back(w(rng));
-    k.value.push_back(v(rng));
-  }
-  k.capacity = std::accumulate(k.weight.begin(), k.weight.end(), 0) / 2;
-  return k;
-}
-
-// max value s.t. weight <= capacity.
-double knapsack_brute_force(const Knapsack& k) {
-  const int n = static_cast<int>(k.weight.size());
-  int best = 0;
-  for (unsigned mask = 0; mask < (1u << n); ++mask) {
-    int w = 0, v = 0;
-    for (int i = 0; i < n; ++i)
-      if (mask >> i & 1u) w += k.weight[i], v += k.value[i];
-    if (w <= k.capacity) best = std::max(best, v);
-  }
-  return best;
-}
-
-MipModel knapsack_model(const Knapsack& k, std::vector<Var>* vars = nullptr) {
-  MipModel m("knapsack");
-  std::vector<Var> x;
-  LinearExpr weight, value;
-  for (std::size_t i = 0; i < k.weight.size(); ++i) {
-    x.push_back(m.add_binary("x" + std::to_string(i)));
-    weight.add(x.back(), k.weight[i]);
-    value.add(x.back(), k.value[i]);
-  }
-  m.add_row(weight <= k.capacity, "capacity");
-  m.maximize(value);
-  if (vars) *vars = x;
-  return m;
-}
 
 // min cost s.t. weight >= demand (the covering form of the knapsack, a minimisation).
 double min_knapsack_brute_force(const Knapsack& k, int demand) {

@@ -18,6 +18,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "knapsack.hpp"
+
 namespace {
 
 using opplan::GlpkSolver;
@@ -524,21 +526,10 @@ TEST(MpsFiles, GlpsolAgreesOnTheWrittenFile) {
   std::remove(out.c_str());
 }
 
+using opplan_test::Knapsack;
+using opplan_test::random_knapsack;
+
 // ---- LP relaxation ----------------------------------------------------------------------------------
-
-struct Knapsack {
-  std::vector<int> weight, value;
-  int capacity = 0;
-};
-
-Knapsack random_knapsack(unsigned seed, int n) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> w(3, 30), v(1, 40);
-  Knapsack k;
-  for (int i = 0; i < n; ++i) k.weight.push_back(w(rng)), k.value.push_back(v(rng));
-  k.capacity = std::accumulate(k.weight.begin(), k.weight.end(), 0) / 2;
-  return k;
-}
 
 // Dantzig's bound: the fractional knapsack optimum, greedy by value/weight.
 double fractional_knapsack(const Knapsack& k) {
@@ -557,7 +548,7 @@ double fractional_knapsack(const Knapsack& k) {
   return total;
 }
 
-MipModel knapsack_model(const Knapsack& k, ObjectiveSense sense) {
+MipModel sensed_knapsack_model(const Knapsack& k, ObjectiveSense sense) {
   MipModel m;
   LinearExpr weight, value;
   for (std::size_t i = 0; i < k.weight.size(); ++i) {
@@ -580,7 +571,7 @@ TEST(LpRelaxation, BoundsTheMipOptimum) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     const Knapsack k = random_knapsack(seed, 12);
     for (auto sense : {ObjectiveSense::kMaximize, ObjectiveSense::kMinimize}) {
-      const MipModel m = knapsack_model(k, sense);
+      const MipModel m = sensed_knapsack_model(k, sense);
       const SolveResult lp = opplan::solve_lp_relaxation(m);
       const SolveResult mip = GlpkSolver().solve(m);
       ASSERT_EQ(lp.termination, Termination::kOptimal) << lp.FullReport();
