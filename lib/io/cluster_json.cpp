@@ -206,18 +206,11 @@ std::string device_name(const Cluster& cluster, DeviceId id) {
 }  // namespace
 
 Result<Cluster> parse_cluster_json(std::string_view text, std::string_view source) {
-  try {
-    return ClusterReader(source).read(text);
-  } catch (const std::exception& e) {  // only resource exhaustion can get here: bad input is reported above
-    return Status(StatusCode::kInternal, fmt::format("{}: reading the cluster failed: {}", source, e.what()));
-  }
+  return detail::parse_guarded<Cluster>(source, "cluster", [&] { return ClusterReader(source).read(text); });
 }
 
 Result<Cluster> read_cluster_json(const std::string& path) {
-  Status error;
-  auto text = detail::read_text_file(path, error);
-  if (!text) return error;
-  return parse_cluster_json(*text, path);
+  return detail::read_json_file<Cluster>(path, parse_cluster_json);
 }
 
 std::string cluster_to_json(const Cluster& cluster, int indent) {

@@ -233,18 +233,11 @@ void write_op(JsonWriter& w, const Op& op) {
 }  // namespace
 
 Result<Graph> parse_graph_json(std::string_view text, std::string_view source) {
-  try {
-    return GraphReader(source).read(text);
-  } catch (const std::exception& e) {  // only resource exhaustion can get here: bad input is reported above
-    return Status(StatusCode::kInternal, fmt::format("{}: reading the graph failed: {}", source, e.what()));
-  }
+  return detail::parse_guarded<Graph>(source, "graph", [&] { return GraphReader(source).read(text); });
 }
 
 Result<Graph> read_graph_json(const std::string& path) {
-  Status error;
-  auto text = detail::read_text_file(path, error);
-  if (!text) return error;
-  return parse_graph_json(*text, path);
+  return detail::read_json_file<Graph>(path, parse_graph_json);
 }
 
 std::string graph_to_json(const Graph& graph, int indent) {

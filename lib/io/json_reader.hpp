@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <span>
@@ -150,6 +151,27 @@ std::optional<Json> parse_json(JsonReader& reader, std::string_view text, std::s
 
 // Reads a whole file. nullopt (with the kIoError status in `error`) when it cannot be read.
 std::optional<std::string> read_text_file(const std::string& path, Status& error);
+
+// The public parse_*_json entry points: run a reader, turning the only exceptions that can reach
+// here (resource exhaustion; bad input is reported by the reader) into kInternal naming `what`.
+template <typename T, typename Read>
+Result<T> parse_guarded(std::string_view source, std::string_view what, Read&& read) {
+  try {
+    return read();
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInternal, std::string(source) + ": reading the " + std::string(what) +
+                                             " failed: " + e.what());
+  }
+}
+
+// The public read_*_json entry points: read the file, then parse it with the file as its source.
+template <typename T>
+Result<T> read_json_file(const std::string& path, Result<T> (*parse)(std::string_view, std::string_view)) {
+  Status error;
+  auto text = read_text_file(path, error);
+  if (!text) return error;
+  return parse(*text, path);
+}
 Status write_text_file(const std::string& path, std::string_view text);
 
 // Writes JSON text directly, without building a tree (a 100,000-op graph would otherwise be copied into

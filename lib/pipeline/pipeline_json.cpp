@@ -157,18 +157,11 @@ void write_stage(JsonWriter& w, const StageSpec& s) {
 }  // namespace
 
 Result<PipelineSpec> parse_pipeline_spec_json(std::string_view text, std::string_view source) {
-  try {
-    return read_spec(text, source);
-  } catch (const std::exception& e) {  // only resource exhaustion can get here
-    return Status(StatusCode::kInternal, fmt::format("{}: reading the pipeline spec failed: {}", source, e.what()));
-  }
+  return detail::parse_guarded<PipelineSpec>(source, "pipeline spec", [&] { return read_spec(text, source); });
 }
 
 Result<PipelineSpec> read_pipeline_spec_json(const std::string& path) {
-  Status error;
-  auto text = detail::read_text_file(path, error);
-  if (!text) return error;
-  return parse_pipeline_spec_json(*text, path);
+  return detail::read_json_file<PipelineSpec>(path, parse_pipeline_spec_json);
 }
 
 std::string pipeline_spec_to_json(const PipelineSpec& spec, int indent) {
