@@ -3,10 +3,10 @@
 // 1:1.5:0.5, 2:1:1}, p2p 0 and 10 % of F. Each baseline runs on its own placement; the planner
 // plans the same placement under a memory cap equal to the baseline's own peak.
 //
-// Usage: opplan_plan_quality [time limit per plan in s, default 1] [max PP, default 16]
+// Usage: bench_plan_quality [time limit per plan in s, default 1] [max PP, default 16]
 // Prints a Markdown table and a summary line (cases never worse, cases within 1 % of the bound).
 //
-// Second question: how does the planner scale? `opplan_plan_quality scaling [seconds, default 2]`
+// Second question: how does the planner scale? `bench_plan_quality scaling [seconds, default 2]`
 // plans a linear PP-8 pipeline (F:b:W 2:1:1, p2p 0.2, 1F1B memory) with 10^2 to 10^5 operator
 // instances at a fixed time budget and prints the gap reached and the wall time.
 #include <fmt/format.h>
