@@ -3,6 +3,7 @@
 // command line, in examples and in benchmarks; a framework normally exports its own graph instead.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -147,6 +148,27 @@ struct DeepSeekConfig {
 // "671B": the published DeepSeek-V3 configuration (the defaults above).
 OPPLAN_EXPORT std::optional<DeepSeekConfig> deepseek_v3_config(std::string_view size);
 OPPLAN_EXPORT Result<Graph> build_deepseek(const DeepSeekConfig& config);
+
+// Branch-rich graphs, the operator-level planner's benchmarks (docs/planner.md): an Inception-like
+// stack (each block `branches` parallel MLP branches of depth 1..branches, summed), a MoE layer
+// stack (a dense projection, then `branches` experts side by side on equal token shares,
+// combined), and a two-tower multi-modal model (`blocks` layers per tower, the image tower twice
+// as wide, fused by a sum).
+// Every graph starts with an embedding and a stem and ends with a head and a loss.
+enum class BranchyModel : std::uint8_t { kInceptionStack, kMoeStack, kTwoTower };
+// "inception-stack", "moe-stack", "two-tower" (also their zoo names).
+OPPLAN_EXPORT const char* to_string(BranchyModel model);
+struct BranchyConfig {
+  BranchyModel model = BranchyModel::kInceptionStack;
+  std::string name;       // empty = to_string(model)
+  int blocks = 6;         // blocks, MoE layers, or layers per tower, >= 1
+  int branches = 4;       // parallel branches or experts per block, >= 2
+  std::int64_t hidden = 2048;
+  std::int64_t tokens = 2048;  // per micro-batch
+
+  bool IsValid(std::string* error) const;
+};
+OPPLAN_EXPORT Result<Graph> build_branchy(const BranchyConfig& config);
 
 // Zoo models by name (case-insensitive): "gpt3-350m", "gpt3-1.3b", "gpt3-2.6b", "gpt3-6.7b",
 // "gpt3-15b", "gpt3-39b", "gshard-moe-380m" … "gshard-moe-70b", "wresnet-250m" … "wresnet-13b",

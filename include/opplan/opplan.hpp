@@ -11,6 +11,7 @@
 #include <opplan/mip_model.hpp>
 #include <opplan/models.hpp>
 #include <opplan/pipeline.hpp>
+#include <opplan/operator_planner.hpp>
 #include <opplan/planner.hpp>
 #include <opplan/schedule.hpp>
 #include <opplan/sharding.hpp>

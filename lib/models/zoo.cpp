@@ -137,6 +137,8 @@ std::vector<std::string> zoo_names() {
   for (const auto& s : kWideResNetSizes) names.push_back(kWideResNetPrefix + lower(s.size));
   for (const auto& s : kLlamaSizes) names.push_back(kLlamaPrefix + lower(s.size));
   names.push_back(std::string(kDeepSeekPrefix) + "671b");
+  for (auto m : {BranchyModel::kInceptionStack, BranchyModel::kMoeStack, BranchyModel::kTwoTower})
+    names.emplace_back(to_string(m));
   return names;
 }
 
@@ -152,6 +154,12 @@ Result<Graph> zoo_model(std::string_view name) {
     if (auto config = llama3_config(*size)) return build_llama(*config);
   if (auto size = size_after(wanted, kDeepSeekPrefix))
     if (auto config = deepseek_v3_config(*size)) return build_deepseek(*config);
+  for (auto m : {BranchyModel::kInceptionStack, BranchyModel::kMoeStack, BranchyModel::kTwoTower})
+    if (wanted == to_string(m)) {
+      BranchyConfig config;
+      config.model = m;
+      return build_branchy(config);
+    }
   return Status(StatusCode::kNotFound,
                 fmt::format("unknown model '{}'; known models: {}", name, fmt::join(zoo_names(), ", ")));
 }

@@ -60,7 +60,68 @@ InstanceGraph::InstanceGraph(const PipelineSpec& spec)
         if (slot(r, m, s, kSlotW) >= 0) arc(slot(r, m, s, kSlotB), slot(r, m, s, kSlotW), 0);
       }
 
-  // Kahn's algorithm; the graph is a union of per-micro-batch chains, so it is acyclic.
+  cap.resize(static_cast<std::size_t>(spec.num_devices));
+  params.resize(static_cast<std::size_t>(spec.num_devices));
+  for (int d = 0; d < spec.num_devices; ++d) {
+    cap[static_cast<std::size_t>(d)] = spec.cap(d);
+    params[static_cast<std::size_t>(d)] = spec.param_memory(d);
+  }
+  finish();
+}
+
+InstanceGraph::InstanceGraph(const UnitDag& dag)
+    : cap(dag.cap), params(dag.params), routes_(1), mbs_(dag.micro_batches), stages_(static_cast<int>(dag.units.size())) {
+  id_of_.assign(static_cast<std::size_t>(mbs_) * stages_ * 3, -1);
+  by_device.resize(static_cast<std::size_t>(dag.num_devices));
+  cap.resize(by_device.size(), std::numeric_limits<double>::infinity());
+  params.resize(by_device.size(), 0);
+  const auto slot = [&](int m, int u, int k) -> int& {
+    return id_of_[(static_cast<std::size_t>(m) * stages_ + u) * 3 + k];
+  };
+  const auto add = [&](Work work, int m, int u, int k, double duration, double alloc, double free) {
+    Instance inst;
+    inst.item = WorkItem{work, 0, m, u};
+    inst.device = dag.units[static_cast<std::size_t>(u)].device;
+    inst.duration = duration;
+    inst.alloc = alloc;
+    inst.free = free;
+    slot(m, u, k) = static_cast<int>(ops.size());
+    by_device[static_cast<std::size_t>(inst.device)].push_back(static_cast<int>(ops.size()));
+    ops.push_back(inst);
+  };
+  for (int m = 0; m < mbs_; ++m)
+    for (int u = 0; u < stages_; ++u) {
+      const UnitDag::Unit& unit = dag.units[static_cast<std::size_t>(u)];
+      add(Work::kForward, m, u, kSlotF, unit.forward, unit.activation, 0);
+      if (unit.weight_grad > 0) {
+        add(Work::kInputGrad, m, u, kSlotB, unit.input_grad, 0, unit.freed_by_input_grad);
+        add(Work::kWeightGrad, m, u, kSlotW, unit.weight_grad, 0, unit.activation - unit.freed_by_input_grad);
+      } else {
+        add(Work::kBackward, m, u, kSlotB, unit.input_grad, 0, unit.activation);
+      }
+    }
+  succ.resize(ops.size());
+  pred.resize(ops.size());
+  const auto arc = [&](int a, int b, double delay) {
+    succ[static_cast<std::size_t>(a)].push_back({b, delay});
+    pred[static_cast<std::size_t>(b)].push_back({a, delay});
+  };
+  for (int m = 0; m < mbs_; ++m) {
+    for (int u = 0; u < stages_; ++u) {
+      arc(slot(m, u, kSlotF), slot(m, u, kSlotB), 0);
+      if (slot(m, u, kSlotW) >= 0) arc(slot(m, u, kSlotB), slot(m, u, kSlotW), 0);
+    }
+    for (const UnitDag::Link& l : dag.links) {
+      arc(slot(m, l.from, kSlotF), slot(m, l.to, kSlotF), l.forward);
+      arc(slot(m, l.to, kSlotB), slot(m, l.from, kSlotB), l.backward);
+    }
+  }
+  finish();
+}
+
+void InstanceGraph::finish() {
+  // Kahn's algorithm; both constructors build acyclic graphs (chains per micro-batch, or a DAG's
+  // forward links and their reverses joined at each unit's F -> b arc).
   std::vector<int> indegree(ops.size());
   for (std::size_t i = 0; i < ops.size(); ++i) indegree[i] = static_cast<int>(pred[i].size());
   for (std::size_t i = 0; i < ops.size(); ++i)
@@ -151,12 +212,15 @@ double memory_wall_bound(const PipelineSpec& spec, const InstanceGraph& graph, i
 
 }  // namespace
 
-double lower_bound(const PipelineSpec& spec, const InstanceGraph& graph) {
+double lower_bound(const InstanceGraph& graph) {
   double bound = graph.critical_path;
-  for (int d = 0; d < spec.num_devices; ++d) {
-    bound = std::max(bound, one_machine_bound(graph, graph.by_device[static_cast<std::size_t>(d)], graph.head));
-    bound = std::max(bound, memory_wall_bound(spec, graph, d));
-  }
+  for (const auto& ids : graph.by_device) bound = std::max(bound, one_machine_bound(graph, ids, graph.head));
+  return bound;
+}
+
+double lower_bound(const PipelineSpec& spec, const InstanceGraph& graph) {
+  double bound = lower_bound(graph);
+  for (int d = 0; d < spec.num_devices; ++d) bound = std::max(bound, memory_wall_bound(spec, graph, d));
   return bound;
 }
 

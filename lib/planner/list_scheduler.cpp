@@ -21,11 +21,11 @@ int random_list_draws(std::size_t instances) {
   return static_cast<int>(std::clamp<std::size_t>(draws, 10, 200));
 }
 
-std::vector<std::vector<int>> list_schedule(const PipelineSpec& spec, const InstanceGraph& g, const ListRule& rule,
+std::vector<std::vector<int>> list_schedule(const InstanceGraph& g, const ListRule& rule,
                                             std::mt19937* rng) {
   constexpr double kNever = std::numeric_limits<double>::infinity();
   const std::size_t n = g.ops.size();
-  const int P = spec.num_devices;
+  const int P = g.num_devices();
   std::vector<int> waiting(n);
   std::vector<double> ready(n, 0);  // when the inputs have arrived (once waiting is 0)
   std::vector<double> jitter(n, 0);
@@ -40,7 +40,7 @@ std::vector<std::vector<int>> list_schedule(const PipelineSpec& spec, const Inst
   std::vector<double> free_at(static_cast<std::size_t>(P), 0), memory(static_cast<std::size_t>(P), 0);
   std::vector<int> in_flight(static_cast<std::size_t>(P), 0);
   std::vector<double> budget(static_cast<std::size_t>(P));
-  for (int d = 0; d < P; ++d) budget[static_cast<std::size_t>(d)] = spec.cap(d) - spec.param_memory(d);
+  for (int d = 0; d < P; ++d) budget[static_cast<std::size_t>(d)] = g.cap[static_cast<std::size_t>(d)] - g.params[static_cast<std::size_t>(d)];
   std::vector<std::vector<int>> orders(static_cast<std::size_t>(P));
 
   const auto rank = [&](int i) {
@@ -96,8 +96,11 @@ std::vector<std::vector<int>> list_schedule(const PipelineSpec& spec, const Inst
     free_at[static_cast<std::size_t>(best_d)] = end;
     memory[static_cast<std::size_t>(best_d)] += op.alloc - op.free;
     if (op.alloc > 0) ++in_flight[static_cast<std::size_t>(best_d)];
-    if (op.item.work == Work::kWeightGrad || op.item.work == Work::kBackward)
-      --in_flight[static_cast<std::size_t>(best_d)];
+    if (op.item.work == Work::kWeightGrad || op.item.work == Work::kBackward) {
+      // Only chunks whose forward counted (units without activations never do).
+      const int f = g.find(WorkItem{Work::kForward, op.item.route, op.item.micro_batch, op.item.stage});
+      if (f >= 0 && g.ops[static_cast<std::size_t>(f)].alloc > 0) --in_flight[static_cast<std::size_t>(best_d)];
+    }
     orders[static_cast<std::size_t>(best_d)].push_back(best_i);
     for (const Arc& a : g.succ[static_cast<std::size_t>(best_i)]) {
       const std::size_t j = static_cast<std::size_t>(a.to);

@@ -38,27 +38,6 @@ std::string rule_name(const ListPhases& phases, const detail::ListRule& rule) {
   return name;
 }
 
-// Smaller is better; compared lexicographically.
-std::pair<double, double> score(const Schedule& s, PlanObjective objective) {
-  double peak = 0, idle = 0;
-  for (const DeviceMetrics& d : s.metrics.devices) {
-    peak = std::max(peak, d.peak_memory);
-    idle += d.span - d.busy;
-  }
-  switch (objective) {
-    case PlanObjective::kTotalIdle: return {idle, s.metrics.makespan};
-    case PlanObjective::kMemoryBalance: return {peak, s.metrics.makespan};
-    default: return {s.metrics.makespan, peak};
-  }
-}
-
-bool better(const std::pair<double, double>& a, const std::pair<double, double>& b) {
-  const auto lt = [](double x, double y) { return std::isfinite(y) ? x < y - 1e-9 * std::max(1.0, std::abs(y)) : x < y; };
-  if (lt(a.first, b.first)) return true;
-  if (lt(b.first, a.first)) return false;
-  return lt(a.second, b.second);
-}
-
 int max_peak_activations(const Schedule& s) {
   int peak = 0;
   for (const DeviceMetrics& d : s.metrics.devices) peak = std::max(peak, d.peak_activations);
@@ -132,8 +111,8 @@ struct Search {
     if (!report.ok()) c.note = report.violations.front().message;
     result.candidates.push_back(c);
     if (!report.ok()) return false;
-    const auto sc = score(*schedule, objective);
-    if (better(sc, mip_score)) {
+    const auto sc = detail::plan_score(*schedule, objective);
+    if (detail::better_score(sc, mip_score)) {
       auto orders = detail::orders_of(graph, *schedule);
       if (!orders.empty()) {
         mip_orders = std::move(orders);
@@ -141,7 +120,7 @@ struct Search {
         mip_score = sc;
       }
     }
-    if (have_best && !better(sc, best_score)) return false;
+    if (have_best && !detail::better_score(sc, best_score)) return false;
     have_best = true;
     best_score = sc;
     result.schedule = std::move(*schedule);
@@ -171,7 +150,7 @@ struct Search {
       for (bool tail : {false, true})
         for (int limit : {0, P}) {
           detail::ListRule rule{phases.f, phases.b, phases.w, tail, limit};
-          try_orders(detail::list_schedule(spec, graph, rule), rule_name(phases, rule));
+          try_orders(detail::list_schedule(graph, rule), rule_name(phases, rule));
         }
   }
 
@@ -189,7 +168,7 @@ struct Search {
       const ListPhases& phases = kPhaseOrders[rng() % std::size(kPhaseOrders)];
       detail::ListRule rule{phases.f, phases.b, phases.w, rng() % 2 == 0, limits[rng() % 4]};
       // Only the draws that improved the plan are listed among the candidates.
-      if (!try_orders(detail::list_schedule(spec, graph, rule, &rng), "list/random") && !result.candidates.empty())
+      if (!try_orders(detail::list_schedule(graph, rule, &rng), "list/random") && !result.candidates.empty())
         result.candidates.pop_back();
     }
     return false;
@@ -343,7 +322,7 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
     return Status(StatusCode::kInternal, "no warm start passed the verifier, not even the serial schedule");
   std::size_t chosen = 0;
   for (std::size_t i = 1; i < searches.size(); ++i)
-    if (better(searches[i]->best_score, searches[chosen]->best_score)) chosen = i;
+    if (detail::better_score(searches[i]->best_score, searches[chosen]->best_score)) chosen = i;
   Search& search = *searches[chosen];
   PlanResult& r = search.result;
   for (std::size_t i = 0; i < searches.size(); ++i)
@@ -373,7 +352,7 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
 
   if (options.use_mip && !cut && !at_bound() && !search.mip_orders.empty()) {
     const auto solve = [&](const std::vector<char>& free_op, std::int64_t nodes) {
-      auto out = detail::solve_schedule_mip(search.spec, search.graph, search.mip_orders, search.mip_incumbent, free_op,
+      auto out = detail::solve_schedule_mip(search.graph, search.mip_orders, search.mip_incumbent, free_op,
                                             options.objective, std::max(0.0, remaining()), nodes);
       ++r.mip_solves;
       if (out.time_limited) cut = true;
@@ -391,44 +370,23 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
         if (!out.orders.empty() && search.try_orders(out.orders, "mip")) ++r.mip_improvements;
       }
     }
-    // Large-neighbourhood search: free the instances of one window of the incumbent, keep the rest
-    // of its order, re-solve. Windows are drawn by the seeded generator over the incumbent's start
-    // order; the search ends at the bound, after 2 * (instances / window) fruitless windows in a
-    // row, or after 4 * (instances / window) windows in all.
-    std::mt19937 rng(static_cast<std::uint32_t>(options.seed));
-    const std::size_t w = std::min<std::size_t>(static_cast<std::size_t>(options.window_instances), n);
-    const std::size_t windows_per_pass = std::max<std::size_t>(1, 2 * n / std::max<std::size_t>(w, 1));
-    std::size_t fruitless = 0;
-    for (std::size_t window = 0; !cut && !at_bound() && fruitless < 2 * windows_per_pass &&
-                                 window < 4 * windows_per_pass && w < n;
-         ++window) {
-      if (remaining() <= 0) {
-        cut = true;
-        break;
-      }
-      // Instances by incumbent start time.
-      std::vector<double> start(n, 0);
-      for (std::size_t d = 0; d < search.mip_incumbent.device_tasks.size(); ++d)
-        for (const Task& t : search.mip_incumbent.device_tasks[d]) {
-          const int id = search.graph.find(t.item);
-          if (id >= 0) start[static_cast<std::size_t>(id)] = t.start;
-        }
-      std::vector<int> by_start(n);
-      for (std::size_t i = 0; i < n; ++i) by_start[i] = static_cast<int>(i);
-      std::stable_sort(by_start.begin(), by_start.end(),
-                       [&](int a, int b) { return start[static_cast<std::size_t>(a)] < start[static_cast<std::size_t>(b)]; });
-      const std::size_t first = std::uniform_int_distribution<std::size_t>(0, n - w)(rng);
-      std::vector<char> free_op(n, 0);
-      for (std::size_t k = first; k < first + w; ++k) free_op[static_cast<std::size_t>(by_start[k])] = 1;
-      const auto out = solve(free_op, options.window_node_limit);
-      if (!out.orders.empty() && search.try_orders(out.orders, "lns")) {
-        ++r.mip_improvements;
-        fruitless = 0;
-      } else {
-        // Windows that did not improve are not listed among the candidates (there may be many).
-        if (!out.orders.empty()) r.candidates.pop_back();
-        ++fruitless;
-      }
+    // Large-neighbourhood search over windows of the incumbent (window_search.cpp).
+    detail::WindowSearchHooks hooks;
+    hooks.orders = [&]() -> const std::vector<std::vector<int>>& { return search.mip_orders; };
+    hooks.schedule = [&]() -> const Schedule& { return search.mip_incumbent; };
+    hooks.try_orders = [&](const std::vector<std::vector<int>>& orders, const std::string& name) {
+      return search.try_orders(orders, name);
+    };
+    hooks.forget_last = [&] { r.candidates.pop_back(); };
+    hooks.at_bound = at_bound;
+    hooks.remaining = remaining;
+    if (!cut) {
+      const auto windows = detail::window_search(search.graph, options.objective,
+                                                 static_cast<std::size_t>(options.window_instances),
+                                                 options.window_node_limit, options.seed, hooks);
+      r.mip_solves += windows.solves;
+      r.mip_improvements += windows.improvements;
+      cut = cut || windows.cut;
     }
   }
   const bool timed_out = cut && !at_bound();

@@ -3,10 +3,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <opplan/planner.hpp>
 #include <opplan/simulator.hpp>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 OPPLAN_BEGIN_NAMESPACE
@@ -27,10 +29,35 @@ struct Instance {
   double free = 0;   // memory released at the end
 };
 
-// Every instance of a valid spec and the data dependencies between them (the simulator's rules).
-// The backward is split into b and W when the stage has a weight-gradient, else one B.
+// A DAG of units (an operator-level problem after coarsening and placement): each unit runs on one
+// device with F / b / W durations there; a link u -> v delays v's forward after u's by `forward`
+// and u's input-gradient after v's by `backward` (the transfers, zero on one device).
+struct UnitDag {
+  struct Unit {
+    int device = 0;
+    double forward = 0, input_grad = 0, weight_grad = 0;  // weight_grad 0: one B of input_grad
+    double activation = 0;        // allocated by F
+    double freed_by_input_grad = 0;  // of which b releases this part (W the rest)
+  };
+  struct Link {
+    int from = 0, to = 0;
+    double forward = 0, backward = 0;
+  };
+  int num_devices = 0;
+  int micro_batches = 1;
+  std::vector<Unit> units;  // in a topological order of the links
+  std::vector<Link> links;
+  std::vector<double> cap;     // per device, activations + params; +inf = none
+  std::vector<double> params;  // per device
+};
+
+// Every instance of a valid spec (or unit DAG) and the data dependencies between them (the
+// simulator's rules). The backward is split into b and W when the stage has a weight-gradient,
+// else one B. Work items of a unit DAG name the unit as `stage`, route 0.
 struct InstanceGraph {
   std::vector<Instance> ops;
+  std::vector<double> cap;     // per device: params + activations, +inf = none
+  std::vector<double> params;  // per device
   std::vector<std::vector<Arc>> succ, pred;
   std::vector<std::vector<int>> by_device;  // instance ids per device
   std::vector<int> topo;                    // a topological order
@@ -39,11 +66,14 @@ struct InstanceGraph {
   double critical_path = 0;
 
   explicit InstanceGraph(const PipelineSpec& spec);
+  explicit InstanceGraph(const UnitDag& dag);
+  int num_devices() const { return static_cast<int>(by_device.size()); }
   // The instance id of a work item (kBackward and kInputGrad map to the same instance when the
   // stage is not split; likewise a W of an unsplit stage does not exist: -1).
   int find(const WorkItem& item) const;
 
  private:
+  void finish();  // topological order, heads, tails, critical path
   int routes_ = 0, mbs_ = 0, stages_ = 0;
   std::vector<int> id_of_;  // ((route * M + mb) * S + stage) * 3 + {F, b/B, W}
 };
@@ -51,6 +81,12 @@ struct InstanceGraph {
 // max(critical path, per-device one-machine relaxation with heads and tails, and on devices with
 // one chunk and a memory cap the same relaxation after the cap's memory wall).
 double lower_bound(const PipelineSpec& spec, const InstanceGraph& graph);
+// The first two only (any instance graph).
+double lower_bound(const InstanceGraph& graph);
+
+// Per-device instance orders -> earliest start of every instance (no link serialisation); the
+// makespan, or -1 when the orders deadlock.
+double earliest_starts(const InstanceGraph& g, const std::vector<std::vector<int>>& orders, std::vector<double>& start);
 
 // Per device, the least memory any schedule needs: parameters plus the most one micro-batch holds
 // there at once (its activations nest the same way in every schedule).
@@ -75,7 +111,7 @@ struct ListRule {
 };
 // Per-device instance orders of the list scheduler, or empty when memory blocks it. With `rng`,
 // ties are broken at random (a different schedule per draw).
-std::vector<std::vector<int>> list_schedule(const PipelineSpec& spec, const InstanceGraph& graph, const ListRule& rule,
+std::vector<std::vector<int>> list_schedule(const InstanceGraph& graph, const ListRule& rule,
                                             std::mt19937* rng = nullptr);
 
 // How many random list schedules the planner draws for an instance graph of `instances` operator
@@ -96,10 +132,40 @@ struct MipOutcome {
   bool time_limited = false;    // the time cap, not the node limit or optimality, ended the solve
   std::string message;
 };
-MipOutcome solve_schedule_mip(const PipelineSpec& spec, const InstanceGraph& graph,
+MipOutcome solve_schedule_mip(const InstanceGraph& graph,
                               const std::vector<std::vector<int>>& incumbent_orders, const Schedule& incumbent,
                               const std::vector<char>& free_op, PlanObjective objective, double seconds,
                               std::int64_t node_limit);
+
+// How good a schedule is under `objective`: smaller is better, compared lexicographically (the
+// objective's own measure, then the makespan or the peak memory).
+std::pair<double, double> plan_score(const Schedule& schedule, PlanObjective objective);
+bool better_score(const std::pair<double, double>& a, const std::pair<double, double>& b);
+
+// The large-neighbourhood search shared by both planners: free the instances of one window of the
+// incumbent (a seeded draw over its start order), keep the rest of its order, re-solve the MIP
+// within `node_limit` nodes. Ends at the bound, after `max_fruitless` fruitless windows in a row
+// (0 = 2 passes: 2 * (2 * instances / window)), after `max_windows` in all (0 = 4 passes), or when
+// `remaining` seconds run out.
+struct WindowSearchHooks {
+  // The incumbent the MIP starts from: its per-device instance orders and its timed schedule.
+  std::function<const std::vector<std::vector<int>>&()> orders;
+  std::function<const Schedule&()> schedule;
+  // Replays and verifies orders; true when they improved the plan (and so the incumbent).
+  std::function<bool(const std::vector<std::vector<int>>&, const std::string&)> try_orders;
+  // Forgets the candidate record the last try_orders() left when it did not improve.
+  std::function<void()> forget_last;
+  std::function<bool()> at_bound;
+  std::function<double()> remaining;
+};
+struct WindowSearchOutcome {
+  int solves = 0;
+  int improvements = 0;
+  bool cut = false;  // the time cap stopped it
+};
+WindowSearchOutcome window_search(const InstanceGraph& graph, PlanObjective objective, std::size_t window_instances,
+                                  std::int64_t node_limit, int seed, const WindowSearchHooks& hooks,
+                                  std::size_t max_windows = 0, std::size_t max_fruitless = 0);
 
 }  // namespace detail
 OPPLAN_END_NAMESPACE

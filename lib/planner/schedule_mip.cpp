@@ -26,10 +26,6 @@
 OPPLAN_BEGIN_NAMESPACE
 namespace detail {
 
-namespace {
-
-// Earliest start times of the instances run in `orders` (the simulator's semantics without link
-// serialisation); the makespan, or -1 when the orders deadlock.
 double earliest_starts(const InstanceGraph& g, const std::vector<std::vector<int>>& orders, std::vector<double>& start) {
   const std::size_t n = g.ops.size();
   start.assign(n, 0);
@@ -60,12 +56,14 @@ double earliest_starts(const InstanceGraph& g, const std::vector<std::vector<int
   return placed == n ? makespan : -1;
 }
 
+namespace {
+
 class ScheduleFormulation : public Formulation {
  public:
-  ScheduleFormulation(const PipelineSpec& spec, const InstanceGraph& g, const std::vector<std::vector<int>>& orders,
+  ScheduleFormulation(const InstanceGraph& g, const std::vector<std::vector<int>>& orders,
                       const std::vector<double>& start, double upper, const std::vector<char>& free_op,
                       PlanObjective objective)
-      : spec_(spec), g_(g), orders_(orders), start_(start), upper_(upper), free_(free_op), objective_(objective) {}
+      : g_(g), orders_(orders), start_(start), upper_(upper), free_(free_op), objective_(objective) {}
 
   std::string name() const override { return "pipeline-schedule"; }
 
@@ -77,7 +75,7 @@ class ScheduleFormulation : public Formulation {
  protected:
   Status build_model(MipModel& model, VariableGroups& vars) override {
     const std::size_t n = g_.ops.size();
-    const int P = spec_.num_devices;
+    const int P = g_.num_devices();
     const auto label = [&](int i) {
       const WorkItem& w = g_.ops[static_cast<std::size_t>(i)].item;
       return fmt::format("{}{}.r{}.s{}", work_letter(w.work), w.micro_batch, w.route, w.stage);
@@ -213,7 +211,7 @@ class ScheduleFormulation : public Formulation {
 
   void add_memory_rows(MipModel& model, VariableGroups& vars, int d, const std::vector<int>& ops,
                        const std::vector<std::size_t>& free_pos, const Pairs& pairs) {
-    const double cap = spec_.cap(d) - spec_.param_memory(d);
+    const double cap = g_.cap[static_cast<std::size_t>(d)] - g_.params[static_cast<std::size_t>(d)];
     const bool balance = objective_ == PlanObjective::kMemoryBalance;
     if (!std::isfinite(cap) && !balance) return;
     if (balance && !peak_.valid()) {
@@ -232,7 +230,7 @@ class ScheduleFormulation : public Formulation {
       const int b = free_index[q];
       if (b < 0) {
         // The order around a non-free instance is the incumbent's: its memory is a constant.
-        if (balance) model.set_bounds(peak_, std::max(model.lower(peak_), before_q + opk.alloc + spec_.param_memory(d)), kInf);
+        if (balance) model.set_bounds(peak_, std::max(model.lower(peak_), before_q + opk.alloc + g_.params[static_cast<std::size_t>(d)]), kInf);
         continue;
       }
       LinearExpr expr;
@@ -263,7 +261,7 @@ class ScheduleFormulation : public Formulation {
         }
       }
       if (std::isfinite(cap)) model.add_row(expr <= cap - constant);
-      if (balance) model.add_row(LinearExpr(expr) - LinearExpr(peak_) <= -constant - spec_.param_memory(d));
+      if (balance) model.add_row(LinearExpr(expr) - LinearExpr(peak_) <= -constant - g_.params[static_cast<std::size_t>(d)]);
     }
   }
 
@@ -286,7 +284,6 @@ class ScheduleFormulation : public Formulation {
     spans_ += LinearExpr(last) - LinearExpr(first);
   }
 
-  const PipelineSpec& spec_;
   const InstanceGraph& g_;
   const std::vector<std::vector<int>>& orders_;
   const std::vector<double>& start_;
@@ -302,7 +299,7 @@ class ScheduleFormulation : public Formulation {
 
 }  // namespace
 
-MipOutcome solve_schedule_mip(const PipelineSpec& spec, const InstanceGraph& graph,
+MipOutcome solve_schedule_mip(const InstanceGraph& graph,
                               const std::vector<std::vector<int>>& incumbent_orders, const Schedule& incumbent,
                               const std::vector<char>& free_op, PlanObjective objective, double seconds,
                               std::int64_t node_limit) {
@@ -313,7 +310,7 @@ MipOutcome solve_schedule_mip(const PipelineSpec& spec, const InstanceGraph& gra
     out.message = "the incumbent's orders deadlock";
     return out;
   }
-  ScheduleFormulation formulation(spec, graph, incumbent_orders, start, upper, free_op, objective);
+  ScheduleFormulation formulation(graph, incumbent_orders, start, upper, free_op, objective);
   auto model = formulation.build();
   if (!model.ok()) {
     out.message = model.status().message();

@@ -1,0 +1,566 @@
+// plan_operators(): the bi-level operator-level planner on a Graph and a Cluster (see
+// operator_planner.hpp for the steps).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <tuple>
+
+#include "planner/operator_internal.hpp"
+
+OPPLAN_BEGIN_NAMESPACE
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr double kNever = std::numeric_limits<double>::infinity();
+
+// Phase orders of the list scheduler (ranks of F, b, W; smaller first).
+struct Phases {
+  int f, b, w;
+  const char* name;
+};
+constexpr Phases kPhases[] = {{1, 0, 2, "bFW"}, {0, 1, 2, "FbW"}, {2, 0, 1, "bWF"}, {0, 2, 1, "FWb"}};
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Per device: the cap on parameters + activations.
+std::vector<double> device_caps(const Cluster& cluster, const std::optional<double>& memory_cap) {
+  std::vector<double> cap;
+  for (DeviceId d : cluster.devices()) cap.push_back(memory_cap ? *memory_cap : cluster.device(d).memory_bytes);
+  return cap;
+}
+
+std::string bytes_text(double bytes) {
+  if (bytes >= 1e9) return fmt::format("{:.3g} GB", bytes / 1e9);
+  if (bytes >= 1e6) return fmt::format("{:.3g} MB", bytes / 1e6);
+  return fmt::format("{:.4g} bytes", bytes);
+}
+
+// Memory no placement can meet: an op larger than every device, or a model larger than all of
+// them together (one micro-batch of activations counted).
+Status check_memory(const Graph& graph, const Cluster& cluster, const CostModel& cost, const std::vector<double>& cap) {
+  const double largest = *std::max_element(cap.begin(), cap.end());
+  const double all = std::accumulate(cap.begin(), cap.end(), 0.0);
+  std::string problems;
+  double total = 0;
+  for (OpId id : graph.ops()) {
+    const Op& op = graph.op(id);
+    const OpMemory m = cost.op_memory(op);
+    total += m.total();
+    if (m.total() > largest * (1 + 1e-12))
+      problems += fmt::format("\n  op '{}' needs {} (parameters {} + activations {}), the largest device holds {}: "
+                              "short by {}",
+                              op.name, bytes_text(m.total()), bytes_text(m.parameters), bytes_text(m.activations),
+                              bytes_text(largest), bytes_text(m.total() - largest));
+  }
+  if (problems.empty() && total > all * (1 + 1e-12))
+    problems = fmt::format("\n  the model needs {} (parameters and one micro-batch of activations), the {} devices "
+                           "hold {} together: short by {}",
+                           bytes_text(total), cluster.num_devices(), bytes_text(all), bytes_text(total - all));
+  if (problems.empty()) return Status::Ok();
+  return Status(StatusCode::kInvalidArgument, "no placement fits in device memory:" + problems);
+}
+
+// The lower level's state: the best unit-level schedule found so far on one placement.
+struct UnitSearch {
+  const detail::InstanceGraph& graph;
+  PlanObjective objective;
+  std::vector<std::vector<int>> orders;  // per device, instance ids
+  Schedule schedule;                     // unit level
+  std::pair<double, double> score{kNever, kNever};
+  std::string source;
+  int tried = 0;
+
+  // A timed unit-level schedule of `orders`, or nothing when they deadlock or break memory.
+  std::optional<Schedule> replay(const std::vector<std::vector<int>>& candidate) const {
+    std::vector<double> start;
+    if (detail::earliest_starts(graph, candidate, start) < 0) return std::nullopt;
+    Schedule s;
+    s.num_devices = graph.num_devices();
+    s.device_tasks.resize(static_cast<std::size_t>(s.num_devices));
+    s.param_memory = graph.params;
+    s.memory_cap = graph.cap;
+    for (std::size_t d = 0; d < candidate.size(); ++d)
+      for (int i : candidate[d]) {
+        const detail::Instance& op = graph.ops[static_cast<std::size_t>(i)];
+        Task t;
+        t.device = static_cast<int>(d);
+        t.start = start[static_cast<std::size_t>(i)];
+        t.end = t.start + op.duration;
+        t.item = op.item;
+        t.memory_alloc = op.alloc;
+        t.memory_free = op.free;
+        s.device_tasks[d].push_back(t);
+      }
+    s.compute_metrics();
+    for (std::size_t d = 0; d < s.metrics.devices.size(); ++d) {
+      const double cap = graph.cap[d];
+      if (s.metrics.devices[d].peak_memory > cap + 1e-9 * std::max(1.0, std::abs(cap))) return std::nullopt;
+    }
+    return s;
+  }
+
+  bool offer(const std::vector<std::vector<int>>& candidate, const std::string& name) {
+    ++tried;
+    if (candidate.empty()) return false;
+    auto s = replay(candidate);
+    if (!s) return false;
+    const auto sc = detail::plan_score(*s, objective);
+    if (!detail::better_score(sc, score)) return false;
+    score = sc;
+    orders = candidate;
+    schedule = std::move(*s);
+    source = name;
+    return true;
+  }
+};
+
+// One micro-batch after another, each forward then backward in full: fits whenever the placement
+// fits (placement_fits), so the search always has a schedule.
+std::vector<std::vector<int>> serial_unit_orders(const detail::InstanceGraph& g, int units, int micro_batches) {
+  std::vector<std::vector<int>> orders(static_cast<std::size_t>(g.num_devices()));
+  const auto push = [&](Work w, int m, int u) {
+    const int i = g.find(WorkItem{w, 0, m, u});
+    if (i >= 0 && g.ops[static_cast<std::size_t>(i)].item.work == w)
+      orders[static_cast<std::size_t>(g.ops[static_cast<std::size_t>(i)].device)].push_back(i);
+  };
+  for (int m = 0; m < micro_batches; ++m) {
+    for (int u = 0; u < units; ++u) push(Work::kForward, m, u);
+    for (int u = units - 1; u >= 0; --u) {
+      push(Work::kInputGrad, m, u);
+      push(Work::kBackward, m, u);
+      push(Work::kWeightGrad, m, u);
+    }
+  }
+  return orders;
+}
+
+// The stage pipeline of a stage placement as a PipelineSpec (stage s = the units on device s),
+// for the expert generators. Transfers: the slowest crossing edge out of each stage.
+std::optional<PipelineSpec> stage_spec(const detail::UnitProblem& p, const std::vector<int>& device_of_unit) {
+  const int S = *std::max_element(device_of_unit.begin(), device_of_unit.end()) + 1;
+  PipelineSpec spec;
+  spec.name = "stages";
+  spec.num_devices = S;
+  spec.num_micro_batches = p.micro_batches;
+  spec.placement = Placement::kLinear;
+  spec.stages.assign(static_cast<std::size_t>(S), StageSpec{});
+  for (StageSpec& st : spec.stages) {
+    st.forward = st.input_grad = st.weight_grad = st.activation = 0;
+  }
+  const std::size_t D = static_cast<std::size_t>(p.devices);
+  std::vector<double> freed(static_cast<std::size_t>(S), 0);
+  for (std::size_t u = 0; u < p.num_units(); ++u) {
+    const std::size_t s = static_cast<std::size_t>(device_of_unit[u]);
+    StageSpec& st = spec.stages[s];
+    st.forward += p.forward[u * D + s];
+    st.input_grad += p.input_grad[u * D + s];
+    st.weight_grad += p.weight_grad[u * D + s];
+    st.activation += p.activation[u];
+    st.params += p.params[u];
+    freed[s] += p.weight_grad[u * D + s] > 0 ? p.freed_by_input_grad[u] : p.activation[u];
+  }
+  for (std::size_t s = 0; s < spec.stages.size(); ++s)
+    spec.stages[s].input_grad_frees = spec.stages[s].weight_grad > 0 ? freed[s] : 0;
+  for (std::size_t e = 0; e < p.edges.size(); ++e) {
+    const int a = device_of_unit[static_cast<std::size_t>(p.edges[e].from)];
+    const int b = device_of_unit[static_cast<std::size_t>(p.edges[e].to)];
+    if (a != b) spec.stages[static_cast<std::size_t>(a)].p2p = std::max(spec.stages[static_cast<std::size_t>(a)].p2p, p.transfer_time(e, a, b));
+  }
+  auto routes = placement_routes(Placement::kLinear, S);
+  if (!routes.ok()) return std::nullopt;
+  spec.routes = *routes;
+  spec.memory_cap.assign(p.cap.begin(), p.cap.begin() + S);
+  if (!spec.validate().ok()) return std::nullopt;
+  return spec;
+}
+
+// A stage pipeline's per-device programs as unit instance orders: a stage's F runs its units in
+// order, its b (or B) their input gradients in reverse and then their weight gradients.
+std::vector<std::vector<int>> unit_orders_of(const detail::InstanceGraph& g, const detail::UnitProblem& p,
+                                             const std::vector<int>& device_of_unit, const PipelineOrders& orders) {
+  std::vector<std::vector<int>> stage_units(orders.devices.size());
+  for (std::size_t u = 0; u < p.num_units(); ++u)
+    stage_units[static_cast<std::size_t>(device_of_unit[u])].push_back(static_cast<int>(u));
+  std::vector<std::vector<int>> out(static_cast<std::size_t>(g.num_devices()));
+  for (std::size_t s = 0; s < orders.devices.size(); ++s)
+    for (const OrderEntry& e : orders.devices[s]) {
+      if (e.overlapped) return {};
+      const auto& units = stage_units[s];
+      const int m = e.item.micro_batch;
+      const auto push = [&](Work w, int u) {
+        const int i = g.find(WorkItem{w, 0, m, u});
+        if (i >= 0 && g.ops[static_cast<std::size_t>(i)].item.work == w) out[s].push_back(i);
+      };
+      switch (e.item.work) {
+        case Work::kForward:
+          for (int u : units) push(Work::kForward, u);
+          break;
+        case Work::kWeightGrad:
+          for (auto it = units.rbegin(); it != units.rend(); ++it) push(Work::kWeightGrad, *it);
+          break;
+        case Work::kInputGrad:
+        case Work::kBackward:
+          for (auto it = units.rbegin(); it != units.rend(); ++it) {
+            push(Work::kInputGrad, *it);
+            push(Work::kBackward, *it);
+          }
+          if (e.item.work == Work::kBackward)
+            for (auto it = units.rbegin(); it != units.rend(); ++it) push(Work::kWeightGrad, *it);
+          break;
+      }
+    }
+  return out;
+}
+
+// The unit-level schedule back at operator level (operator_planner.hpp, "verify").
+Schedule expand(const Graph& graph, const Cluster& cluster, const CostModel& cost, const detail::UnitProblem& p,
+                const std::vector<DeviceId>& placement, const Schedule& units, const std::string& name) {
+  const std::size_t n = graph.num_ops(), M = static_cast<std::size_t>(p.micro_batches);
+  Schedule s;
+  s.name = name;
+  s.num_devices = p.devices;
+  s.device_tasks.resize(static_cast<std::size_t>(p.devices));
+  s.param_memory = units.param_memory;
+  s.memory_cap = units.memory_cap;
+  std::vector<double> forward_end(n * M, 0), backward_end(n * M, 0);
+  for (std::size_t d = 0; d < units.device_tasks.size(); ++d) {
+    const Device& device = cluster.device(DeviceId(static_cast<std::uint32_t>(d)));
+    for (const Task& ut : units.device_tasks[d]) {
+      const auto& ops = p.coarse.units[static_cast<std::size_t>(ut.item.stage)];
+      const int m = ut.item.micro_batch;
+      double t = ut.start;
+      const auto emit = [&](OpId id, Work work, double duration, double alloc, double free) {
+        Task task;
+        task.device = static_cast<int>(d);
+        // Clamped to the unit's slot: summing op times in another order than the unit's total
+        // may overshoot it by a rounding error, which would put a zero-length op after the next one.
+        task.start = std::min(t, ut.end);
+        task.end = std::min(t + duration, ut.end);
+        task.item = WorkItem{work, 0, m, static_cast<int>(id.value())};
+        task.memory_alloc = alloc;
+        task.memory_free = free;
+        t = task.end;
+        const std::size_t k = id.value() * M + static_cast<std::size_t>(m);
+        if (work == Work::kForward) forward_end[k] = task.end;
+        if (work == Work::kInputGrad || work == Work::kBackward) backward_end[k] = task.end;
+        s.device_tasks[d].push_back(task);
+      };
+      if (ut.item.work == Work::kForward) {
+        for (OpId id : ops) {
+          const Op& op = graph.op(id);
+          emit(id, Work::kForward, cost.op_time(op, Phase::kForward, device), cost.op_memory(op).activations, 0);
+        }
+        continue;
+      }
+      for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
+        const Op& op = graph.op(*it);
+        const bool split = detail::splits_backward(cost, op, device);
+        const double act = cost.op_memory(op).activations;
+        if (ut.item.work == Work::kWeightGrad) {
+          if (split) emit(*it, Work::kWeightGrad, cost.op_time(op, Phase::kWeightGrad, device), 0, act);
+        } else {
+          emit(*it, split ? Work::kInputGrad : Work::kBackward, cost.op_time(op, Phase::kInputGrad, device), 0,
+               split ? 0 : act);
+        }
+      }
+    }
+  }
+  for (EdgeId e : graph.edges()) {
+    const Edge& edge = graph.edge(e);
+    const DeviceId a = placement[edge.src.value()], b = placement[edge.dst.value()];
+    if (a == b) continue;
+    const double forward = cost.transfer_time(cluster, a, b, edge.bytes);
+    const double backward = cost.transfer_time(cluster, b, a, edge.bytes);
+    for (std::size_t m = 0; m < M; ++m) {
+      const double f0 = forward_end[edge.src.value() * M + m], b0 = backward_end[edge.dst.value() * M + m];
+      s.transfers.push_back({static_cast<int>(a.value()), static_cast<int>(b.value()), f0, f0 + forward,
+                             WorkItem{Work::kForward, 0, static_cast<int>(m), static_cast<int>(edge.src.value())}});
+      const bool split = detail::splits_backward(cost, graph.op(edge.dst), cluster.device(b));
+      s.transfers.push_back({static_cast<int>(b.value()), static_cast<int>(a.value()), b0, b0 + backward,
+                             WorkItem{split ? Work::kInputGrad : Work::kBackward, 0, static_cast<int>(m),
+                                      static_cast<int>(edge.dst.value())}});
+    }
+  }
+  std::stable_sort(s.transfers.begin(), s.transfers.end(), [](const Transfer& x, const Transfer& y) {
+    return std::tie(x.src_device, x.dst_device, x.start) < std::tie(y.src_device, y.dst_device, y.start);
+  });
+  s.compute_metrics();
+  return s;
+}
+
+}  // namespace
+
+bool OperatorPlanOptions::IsValid(std::string* error) const {
+  std::string e;
+  if (micro_batches < 1)
+    e = fmt::format("micro_batches: must be >= 1, got {}", micro_batches);
+  else if (!(time_limit > 0) || !std::isfinite(time_limit))
+    e = fmt::format("time_limit: must be a positive number of seconds, got {}", time_limit);
+  else if (memory_cap && (!(*memory_cap > 0) || !std::isfinite(*memory_cap)))
+    e = fmt::format("memory_cap: must be positive and finite, got {}", *memory_cap);
+  else if (max_units < 0)
+    e = fmt::format("max_units: must be >= 0 (0 = by the device count), got {}", max_units);
+  else if (placement_moves < -1)
+    e = fmt::format("placement_moves: must be >= 0 or -1 (by the problem size), got {}", placement_moves);
+  else if (mip_windows < 0)
+    e = fmt::format("mip_windows: must be >= 0, got {}", mip_windows);
+  else if (window_instances < 2)
+    e = fmt::format("window_instances: must be >= 2, got {}", window_instances);
+  else if (window_node_limit < 0)
+    e = fmt::format("window_node_limit: must be >= 0, got {}", window_node_limit);
+  if (error) *error = e;
+  return e.empty();
+}
+
+std::string OperatorPlan::BriefReport() const {
+  std::string baseline = std::isfinite(stage_baseline.makespan)
+                             ? fmt::format("stage pipeline {:.4g} s ({})", stage_baseline.makespan, stage_baseline.source)
+                             : std::string("no stage pipeline fits");
+  return fmt::format("makespan {:.4g} s (bound {:.4g} s, gap {:.2f}%), {} units on {} devices, {}, {}, {:.3f} s",
+                     makespan, lower_bound, 100 * gap, units.size(), schedule.num_devices, baseline,
+                     to_string(termination), solve_seconds);
+}
+
+Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, const OperatorPlanOptions& options) {
+  const AnalyticCostModel cost;
+  return plan_operators(graph, cluster, cost, options);
+}
+
+Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, const CostModel& cost,
+                                    const OperatorPlanOptions& options) {
+  const auto t0 = Clock::now();
+  std::string error;
+  if (!options.IsValid(&error)) return Status(StatusCode::kInvalidArgument, "OperatorPlanOptions: " + error);
+  if (Status s = graph.validate(); !s.ok()) return s;
+  if (Status s = cluster.validate(); !s.ok()) return s;
+  if (graph.num_ops() == 0) return Status(StatusCode::kInvalidArgument, "the graph has no ops: nothing to plan");
+  auto topo = graph.topological_order();
+  if (!topo.ok()) return topo.status();
+  const std::vector<double> cap = device_caps(cluster, options.memory_cap);
+  if (Status s = check_memory(graph, cluster, cost, cap); !s.ok()) return s;
+  const auto remaining = [&] { return options.time_limit - seconds_since(t0); };
+
+  // Upper level 1: coarsen.
+  const int D = static_cast<int>(cluster.num_devices());
+  const Device& first_device = cluster.device(DeviceId(0));
+  std::vector<double> weight(graph.num_ops()), memory(graph.num_ops());
+  for (OpId id : graph.ops()) {
+    const Op& op = graph.op(id);
+    weight[id.value()] = cost.op_time(op, Phase::kForward, first_device) +
+                         cost.op_time(op, Phase::kInputGrad, first_device) +
+                         cost.op_time(op, Phase::kWeightGrad, first_device);
+    memory[id.value()] = cost.op_memory(op).total();
+  }
+  const std::size_t max_units =
+      options.max_units > 0 ? static_cast<std::size_t>(options.max_units) : std::max<std::size_t>(12, 6 * static_cast<std::size_t>(D));
+  auto coarse = detail::coarsen(graph, *topo, weight, memory, *std::min_element(cap.begin(), cap.end()), max_units);
+  if (!coarse.ok()) return coarse.status();
+  const detail::UnitProblem problem =
+      detail::make_unit_problem(graph, cluster, cost, std::move(*coarse), *topo, options.micro_batches, cap);
+  const int U = static_cast<int>(problem.num_units());
+
+  // Upper level 2: placements, judged by the list scheduler.
+  OperatorPlan plan;
+  std::vector<int> placement;
+  double placement_value = kNever;
+  const std::vector<int> stages = detail::stage_placement(problem);
+  // The stage pipeline baseline: the expert schedules on the stage placement, timed on the same
+  // cost model at unit level. They also value the stage placement (so no move is kept unless it
+  // beats them) and warm-start the schedule when that placement is kept.
+  plan.stage_baseline.makespan = kNever;
+  std::vector<std::pair<std::vector<std::vector<int>>, std::string>> stage_orders;  // the improving ones
+  if (!stages.empty()) {
+    const detail::InstanceGraph sg(detail::make_unit_dag(problem, stages));
+    UnitSearch baseline{sg, PlanObjective::kMakespan};
+    if (auto spec = stage_spec(problem, stages)) {
+      plan.stage_baseline.stages = spec->num_stages();
+      for (ScheduleKind kind : {ScheduleKind::kGPipe, ScheduleKind::k1F1B, ScheduleKind::kZBH1, ScheduleKind::kZBH2,
+                                ScheduleKind::kZeroBubble, ScheduleKind::kGreedy}) {
+        auto orders = generate_orders(*spec, kind);
+        if (!orders.ok()) continue;
+        const auto unit_orders = unit_orders_of(sg, problem, stages, *orders);
+        if (baseline.offer(unit_orders, to_string(kind))) stage_orders.emplace_back(unit_orders, to_string(kind));
+      }
+    }
+    if (baseline.orders.empty()) {
+      // Every expert schedule overflows memory: the list scheduler on the stage placement stands in.
+      for (const auto& ph : kPhases)
+        baseline.offer(detail::list_schedule(sg, detail::ListRule{ph.f, ph.b, ph.w, true, 0}),
+                       fmt::format("list/{}+tail", ph.name));
+    }
+    if (!baseline.orders.empty()) {
+      plan.stage_baseline.makespan = baseline.schedule.metrics.makespan;
+      plan.stage_baseline.source = baseline.source;
+    }
+  }
+  for (const auto& [candidate, name] : {std::pair{stages, "stages"}, std::pair{detail::balanced_placement(problem), "balanced"}}) {
+    if (candidate.empty()) continue;
+    double value = detail::placement_makespan(problem, candidate);
+    if (candidate == stages) value = std::min(value, plan.stage_baseline.makespan);
+    if (placement.empty() || value < placement_value) {
+      placement = candidate;
+      placement_value = value;
+      plan.placement_source = name;
+    }
+  }
+  if (placement.empty())
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("no placement of the {} units fits in device memory (parameters plus one micro-batch of "
+                              "activations per device); give more devices, more memory, or fewer/smaller ops",
+                              U));
+  // Local moves: a unit to another device, or two units swapped; kept when the list schedule gets
+  // shorter. The count, not the clock, bounds them.
+  {
+    const std::size_t instances = static_cast<std::size_t>(U) * 3 * static_cast<std::size_t>(options.micro_batches);
+    const int moves = options.placement_moves >= 0
+                          ? options.placement_moves
+                          : static_cast<int>(std::clamp<std::size_t>(
+                                20000000 / std::max<std::size_t>(instances * static_cast<std::size_t>(D), 1), 50, 3000));
+    std::mt19937 rng(static_cast<std::uint32_t>(options.seed) * 2654435761u + 7u);
+    for (int t = 0; t < moves && D > 1 && U > 1 && remaining() > 0; ++t) {
+      std::vector<int> next = placement;
+      const int u = static_cast<int>(rng() % static_cast<unsigned>(U));
+      if (rng() % 3 == 0) {
+        const int v = static_cast<int>(rng() % static_cast<unsigned>(U));
+        if (next[static_cast<std::size_t>(u)] == next[static_cast<std::size_t>(v)]) continue;
+        std::swap(next[static_cast<std::size_t>(u)], next[static_cast<std::size_t>(v)]);
+      } else {
+        const int d = static_cast<int>(rng() % static_cast<unsigned>(D - 1));
+        next[static_cast<std::size_t>(u)] = d >= next[static_cast<std::size_t>(u)] ? d + 1 : d;
+      }
+      ++plan.placement_moves_tried;
+      if (!detail::placement_fits(problem, next)) continue;
+      const double value = detail::placement_makespan(problem, next);
+      if (value < placement_value * (1 - 1e-9)) {
+        placement = std::move(next);
+        placement_value = value;
+        plan.placement_source = "moves";
+        ++plan.placement_moves_accepted;
+      }
+    }
+  }
+
+  // Lower level: schedule the chosen placement.
+  const detail::InstanceGraph g(detail::make_unit_dag(problem, placement));
+  UnitSearch search{g, options.objective};
+  search.offer(serial_unit_orders(g, U, options.micro_batches), "serial");
+  if (placement == stages)
+    for (const auto& [orders, name] : stage_orders) search.offer(orders, "stages/" + name);
+  for (const auto& ph : kPhases)
+    for (bool tail : {false, true})
+      search.offer(detail::list_schedule(g, detail::ListRule{ph.f, ph.b, ph.w, tail, 0}),
+                   fmt::format("list/{}{}", ph.name, tail ? "+tail" : ""));
+
+  if (search.orders.empty()) return Status(StatusCode::kInternal, "no schedule of the chosen placement fits in memory");
+
+  plan.placement_lower_bound = detail::lower_bound(g);
+  // Over every placement: one micro-batch's critical path on the fastest devices without
+  // transfers, and all the work spread evenly over the devices at their fastest.
+  {
+    std::vector<double> fastest(static_cast<std::size_t>(U));  // F + b: W need not be on the path
+    double total = 0;
+    const std::size_t Dz = static_cast<std::size_t>(D);
+    for (int u = 0; u < U; ++u) {
+      double best = kNever, path_part = kNever;
+      for (int d = 0; d < D; ++d) {
+        const std::size_t k = static_cast<std::size_t>(u) * Dz + static_cast<std::size_t>(d);
+        best = std::min(best, problem.work(u, d));
+        path_part = std::min(path_part, problem.forward[k] + problem.input_grad[k]);
+      }
+      fastest[static_cast<std::size_t>(u)] = path_part;
+      total += best * options.micro_batches;
+    }
+    std::vector<double> finish(static_cast<std::size_t>(U), 0);
+    std::vector<std::vector<int>> preds(static_cast<std::size_t>(U));
+    for (const auto& e : problem.edges) preds[static_cast<std::size_t>(e.to)].push_back(e.from);
+    double path = 0;
+    for (int u = 0; u < U; ++u) {  // units are numbered topologically
+      double ready = 0;
+      for (int p : preds[static_cast<std::size_t>(u)]) ready = std::max(ready, finish[static_cast<std::size_t>(p)]);
+      // Forward and input gradient both run along the path: each unit's F + b counts once.
+      finish[static_cast<std::size_t>(u)] = ready + fastest[static_cast<std::size_t>(u)];
+      path = std::max(path, finish[static_cast<std::size_t>(u)]);
+    }
+    plan.lower_bound = std::max(path, total / D);
+  }
+  const auto at_bound = [&] {
+    return options.objective != PlanObjective::kTotalIdle && options.objective != PlanObjective::kMemoryBalance &&
+           search.schedule.metrics.makespan <= plan.placement_lower_bound * (1 + 1e-9);
+  };
+
+  // Random list schedules, then the MIP over windows.
+  bool cut = false;
+  {
+    std::mt19937 rng(static_cast<std::uint32_t>(options.seed) + 1u);
+    const int draws = detail::random_list_draws(g.ops.size());
+    for (int k = 0; k < draws && !at_bound(); ++k) {
+      if (remaining() <= 0) {
+        cut = true;
+        break;
+      }
+      const auto& ph = kPhases[rng() % std::size(kPhases)];
+      search.offer(detail::list_schedule(g, detail::ListRule{ph.f, ph.b, ph.w, rng() % 2 == 0, 0}, &rng), "list/random");
+    }
+  }
+  if (options.use_mip && options.mip_windows > 0 && !cut && !at_bound()) {
+    detail::WindowSearchHooks hooks;
+    hooks.orders = [&]() -> const std::vector<std::vector<int>>& { return search.orders; };
+    hooks.schedule = [&]() -> const Schedule& { return search.schedule; };
+    hooks.try_orders = [&](const std::vector<std::vector<int>>& orders, const std::string& name) {
+      return search.offer(orders, name);
+    };
+    hooks.forget_last = [] {};
+    hooks.at_bound = at_bound;
+    hooks.remaining = remaining;
+    const auto windows = detail::window_search(g, options.objective, static_cast<std::size_t>(options.window_instances),
+                                               options.window_node_limit, options.seed, hooks,
+                                               static_cast<std::size_t>(options.mip_windows),
+                                               static_cast<std::size_t>(options.mip_windows));
+    plan.mip_solves = windows.solves;
+    plan.mip_improvements = windows.improvements;
+    cut = windows.cut;
+  }
+
+  // Back to operators, and the independent check.
+  plan.units = problem.coarse.units;
+  plan.unit_of = problem.coarse.unit_of;
+  plan.placement.resize(graph.num_ops());
+  for (OpId id : graph.ops())
+    plan.placement[id.value()] = DeviceId(static_cast<std::uint32_t>(placement[static_cast<std::size_t>(plan.unit_of[id.value()])]));
+  plan.schedule = expand(graph, cluster, cost, problem, plan.placement, search.schedule, search.source);
+  const VerifyReport report = verify_operator_schedule(graph, cluster, cost, plan.placement, options.micro_batches,
+                                                       plan.schedule, options.memory_cap);
+  plan.verified = report.ok();
+  if (!plan.verified)
+    return Status(StatusCode::kInternal, "the operator-level schedule failed verification: " + report.to_string());
+  plan.source = search.source;
+  plan.makespan = plan.schedule.metrics.makespan;
+  plan.placement_lower_bound = std::max(plan.placement_lower_bound, plan.lower_bound);
+  plan.gap = plan.makespan > 0 ? std::max(0.0, (plan.makespan - plan.lower_bound) / plan.makespan) : 0;
+  plan.solve_seconds = seconds_since(t0);
+  const bool at_global_bound = plan.gap <= 1e-9;
+  if (at_global_bound) {
+    plan.termination = PlanTermination::kOptimal;
+    plan.message = "the makespan meets the lower bound";
+  } else if (cut) {
+    plan.termination = PlanTermination::kTimeLimit;
+    plan.message = fmt::format(
+        "the time limit of {:g} s cut the search short (so this plan may differ from run to run), gap {:.2f}% left",
+        options.time_limit, 100 * plan.gap);
+  } else {
+    plan.termination = PlanTermination::kNoImprovement;
+    plan.message = fmt::format("{} placement move(s) kept of {}; {} MIP window(s), {} improvement(s); gap {:.2f}% left",
+                               plan.placement_moves_accepted, plan.placement_moves_tried, plan.mip_solves,
+                               plan.mip_improvements, 100 * plan.gap);
+  }
+  if (U < D) plan.message += fmt::format("; {} units for {} devices, so some devices stay idle", U, D);
+  return plan;
+}
+
+OPPLAN_END_NAMESPACE
