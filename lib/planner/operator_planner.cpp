@@ -371,8 +371,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
   double placement_value = kNever;
   const std::vector<int> stages = detail::stage_placement(problem);
   // The stage pipeline baseline: the expert schedules on the stage placement, timed on the same
-  // cost model at unit level. They also value the stage placement (so no move is kept unless it
-  // beats them) and warm-start the schedule when that placement is kept.
+  // cost model at unit level. They warm-start the schedule when the stage placement is kept.
   plan.stage_baseline.makespan = kNever;
   std::vector<std::pair<std::vector<std::vector<int>>, std::string>> stage_orders;  // the improving ones
   if (!stages.empty()) {
@@ -401,8 +400,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
   }
   for (const auto& [candidate, name] : {std::pair{stages, "stages"}, std::pair{detail::balanced_placement(problem), "balanced"}}) {
     if (candidate.empty()) continue;
-    double value = detail::placement_makespan(problem, candidate);
-    if (candidate == stages) value = std::min(value, plan.stage_baseline.makespan);
+    const double value = detail::placement_makespan(problem, candidate);
     if (placement.empty() || value < placement_value) {
       placement = candidate;
       placement_value = value;
@@ -444,6 +442,14 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
         ++plan.placement_moves_accepted;
       }
     }
+  }
+
+  // Moves are judged by the list scheduler alone (one move rarely beats an expert schedule, a
+  // sequence of them often does); the stage placement with its expert schedules stays the plan
+  // unless the moves ended below it.
+  if (!stages.empty() && placement != stages && !(placement_value < plan.stage_baseline.makespan)) {
+    placement = stages;
+    plan.placement_source = "stages";
   }
 
   // Lower level: schedule the chosen placement.
