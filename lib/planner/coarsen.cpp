@@ -96,22 +96,53 @@ Result<Coarsening> coarsen(const Graph& graph, const std::vector<OpId>& topo, co
     q.memory(static_cast<int>(i)) = memory[i];
   }
 
-  // Co-location groups first: their ops must share a device, so they are one unit.
-  std::map<std::string, int> group_rep;
-  for (OpId id : graph.ops()) {
-    const std::string& group = graph.op(id).group;
-    if (group.empty()) continue;
-    auto [it, inserted] = group_rep.emplace(group, static_cast<int>(id.value()));
-    if (!inserted) {
-      // Union without edges yet (they are added below), so merge() only joins the sets.
-      const int a = q.find(it->second), b = q.find(static_cast<int>(id.value()));
-      it->second = q.merge(a, b);
+  // Co-location groups first: their ops must share a device, so they are one unit -- unless a
+  // path leaves the group and comes back (tied input and output embeddings), which one unit could
+  // not run; such a group stays apart and is tied at placement instead (Coarsening::tie).
+  std::map<std::string, std::vector<int>> groups;
+  for (OpId id : graph.ops())
+    if (!graph.op(id).group.empty()) groups[graph.op(id).group].push_back(static_cast<int>(id.value()));
+  std::vector<std::string> tied_groups;
+  {
+    std::vector<char> in_group(n, 0), seen(n, 0);
+    for (const auto& [name, members] : groups) {
+      for (int v : members) in_group[static_cast<std::size_t>(v)] = 1;
+      // Search from the group's ops through ops outside it; reaching the group again is a cycle.
+      std::fill(seen.begin(), seen.end(), 0);
+      std::vector<int> stack;
+      for (int v : members)
+        for (OpId s : graph.successors(OpId(static_cast<std::uint32_t>(v))))
+          if (!in_group[s.value()] && !seen[s.value()]) {
+            seen[s.value()] = 1;
+            stack.push_back(static_cast<int>(s.value()));
+          }
+      bool cyclic = false;
+      while (!stack.empty() && !cyclic) {
+        const int u = stack.back();
+        stack.pop_back();
+        for (OpId s : graph.successors(OpId(static_cast<std::uint32_t>(u)))) {
+          if (in_group[s.value()]) {
+            cyclic = true;
+            break;
+          }
+          if (!seen[s.value()]) {
+            seen[s.value()] = 1;
+            stack.push_back(static_cast<int>(s.value()));
+          }
+        }
+      }
+      for (int v : members) in_group[static_cast<std::size_t>(v)] = 0;
+      if (cyclic) {
+        tied_groups.push_back(name);
+        continue;
+      }
+      for (std::size_t k = 1; k < members.size(); ++k) q.merge(q.find(members.front()), q.find(members[k]));
     }
   }
   for (EdgeId e : graph.edges())
     q.add_edge(static_cast<int>(graph.edge(e).src.value()), static_cast<int>(graph.edge(e).dst.value()));
 
-  // A group whose ops have a path leaving and re-entering it would make the unit graph cyclic.
+  // Merged groups are acyclic one by one; check that they are together as well.
   {
     std::vector<int> reps;
     for (std::size_t i = 0; i < n; ++i)
@@ -130,13 +161,13 @@ Result<Coarsening> coarsen(const Graph& graph, const std::vector<OpId>& topo, co
         if (--indegree[s] == 0) ready.push_back(s);
     }
     if (seen != reps.size()) {
-      for (const auto& [group, rep] : group_rep)
-        if (indegree[q.find(rep)] > 0)
-          return Status(StatusCode::kInvalidArgument,
-                        fmt::format("co-location group '{}': a path leaves the group and comes back into it, so its "
-                                    "ops cannot run as one unit on one device",
-                                    group));
-      return Status(StatusCode::kInvalidArgument, "the co-location groups make the unit graph cyclic");
+      std::string names;
+      for (const auto& [name, members] : groups)
+        if (indegree[q.find(members.front())] > 0) names += (names.empty() ? "'" : ", '") + name + "'";
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("co-location groups {}: paths run from one group to another and back, so they "
+                                "cannot all run as units",
+                                names));
     }
   }
 
@@ -187,6 +218,10 @@ Result<Coarsening> coarsen(const Graph& graph, const std::vector<OpId>& topo, co
   }
   if (out.units.size() != first.size())
     return Status(StatusCode::kInternal, "coarsening produced a cyclic unit graph");
+  out.tie.assign(out.units.size(), -1);
+  for (std::size_t t = 0; t < tied_groups.size(); ++t)
+    for (int v : groups[tied_groups[t]]) out.tie[static_cast<std::size_t>(out.unit_of[static_cast<std::size_t>(v)])] = static_cast<int>(t);
+  out.tied_groups = std::move(tied_groups);
   return out;
 }
 

@@ -17,9 +17,13 @@ namespace detail {
 struct Coarsening {
   std::vector<std::vector<OpId>> units;  // each unit's ops in the graph's topological order
   std::vector<int> unit_of;              // per op
+  // Co-location groups that could not become one unit (a path leaves and re-enters them): their
+  // units are tied, i.e. placed on one device. tie[u] indexes tied_groups, -1 for none.
+  std::vector<int> tie;
+  std::vector<std::string> tied_groups;
 };
 
-// Merges each co-location group into one unit, then contracts edges that cannot create a cycle
+// Merges each co-location group into one unit (or ties its units, see Coarsening), then contracts edges that cannot create a cycle
 // (the consumer's only producer, or the producer's only consumer), the lightest pair first by
 // `weight` (per op), until at most `max_units` remain or no contraction is safe. No contraction
 // makes a unit's `memory` (per op, summed) exceed `memory_limit`. A group whose merge would create
@@ -64,6 +68,10 @@ UnitProblem make_unit_problem(const Graph& graph, const Cluster& cluster, const 
 
 // The instance-graph input for one placement (device per unit).
 UnitDag make_unit_dag(const UnitProblem& problem, const std::vector<int>& device_of_unit);
+
+// Moves every tied unit to its group's device: that of `anchor` when it is tied, else of the
+// group's heaviest unit. Returns false when the result does not fit (placement_fits).
+bool enforce_ties(const UnitProblem& problem, std::vector<int>& device_of_unit, int anchor = -1);
 
 // Per device, parameters plus one micro-batch's activations of its units: within the cap, one
 // micro-batch at a time always fits, so the placement has a schedule.

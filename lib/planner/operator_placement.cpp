@@ -176,6 +176,23 @@ std::vector<int> balanced_placement(const UnitProblem& p) {
   return device;
 }
 
+bool enforce_ties(const UnitProblem& p, std::vector<int>& device, int anchor) {
+  const auto& tie = p.coarse.tie;
+  for (std::size_t t = 0; t < p.coarse.tied_groups.size(); ++t) {
+    int lead = -1;
+    if (anchor >= 0 && tie[static_cast<std::size_t>(anchor)] == static_cast<int>(t)) lead = anchor;
+    for (std::size_t u = 0; u < p.num_units() && lead < 0; ++u)
+      if (tie[u] == static_cast<int>(t)) lead = static_cast<int>(u);
+    if (anchor < 0 || lead != anchor)  // the heaviest unit decides
+      for (std::size_t u = 0; u < p.num_units(); ++u)
+        if (tie[u] == static_cast<int>(t) && p.params[u] + p.activation[u] > p.params[static_cast<std::size_t>(lead)] + p.activation[static_cast<std::size_t>(lead)])
+          lead = static_cast<int>(u);
+    for (std::size_t u = 0; u < p.num_units(); ++u)
+      if (tie[u] == static_cast<int>(t)) device[u] = device[static_cast<std::size_t>(lead)];
+  }
+  return placement_fits(p, device);
+}
+
 double placement_makespan(const UnitProblem& p, const std::vector<int>& device_of_unit) {
   const InstanceGraph graph(make_unit_dag(p, device_of_unit));
   double best = kNever;

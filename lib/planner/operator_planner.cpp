@@ -369,7 +369,10 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
   OperatorPlan plan;
   std::vector<int> placement;
   double placement_value = kNever;
-  const std::vector<int> stages = detail::stage_placement(problem);
+  std::vector<int> stages = detail::stage_placement(problem);
+  if (!stages.empty() && !detail::enforce_ties(problem, stages)) stages.clear();
+  std::vector<int> balanced = detail::balanced_placement(problem);
+  if (!balanced.empty() && !detail::enforce_ties(problem, balanced)) balanced.clear();
   // The stage pipeline baseline: the expert schedules on the stage placement, timed on the same
   // cost model at unit level. They warm-start the schedule when the stage placement is kept.
   plan.stage_baseline.makespan = kNever;
@@ -398,7 +401,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
       plan.stage_baseline.source = baseline.source;
     }
   }
-  for (const auto& [candidate, name] : {std::pair{stages, "stages"}, std::pair{detail::balanced_placement(problem), "balanced"}}) {
+  for (const auto& [candidate, name] : {std::pair{stages, "stages"}, std::pair{balanced, "balanced"}}) {
     if (candidate.empty()) continue;
     const double value = detail::placement_makespan(problem, candidate);
     if (placement.empty() || value < placement_value) {
@@ -433,7 +436,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
         next[static_cast<std::size_t>(u)] = d >= next[static_cast<std::size_t>(u)] ? d + 1 : d;
       }
       ++plan.placement_moves_tried;
-      if (!detail::placement_fits(problem, next)) continue;
+      if (!detail::enforce_ties(problem, next, u)) continue;  // tied units move together
       const double value = detail::placement_makespan(problem, next);
       if (value < placement_value * (1 - 1e-9)) {
         placement = std::move(next);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
 #include <opplan/operator_planner.hpp>
 
 OPPLAN_BEGIN_NAMESPACE
@@ -67,6 +69,18 @@ class OperatorChecker {
                         placement_[i].value(), cluster_.num_devices()));
         return false;
       }
+    // Co-location groups share a device.
+    std::map<std::string, std::size_t> group_op;
+    for (std::size_t i = 0; i < placement_.size(); ++i) {
+      const Op& op = graph_.op(OpId(static_cast<std::uint32_t>(i)));
+      if (op.group.empty()) continue;
+      const auto [it, first] = group_op.emplace(op.group, i);
+      if (!first && placement_[it->second] != placement_[i])
+        add(ViolationKind::kStructure, -1,
+            fmt::format("co-location group '{}': op '{}' is on device {}, op '{}' on device {}", op.group,
+                        graph_.op(OpId(static_cast<std::uint32_t>(it->second))).name, placement_[it->second].value(),
+                        op.name, placement_[i].value()));
+    }
     if (M_ < 1 || schedule_.device_tasks.size() != cluster_.num_devices()) {
       add(ViolationKind::kStructure, -1,
           fmt::format("the schedule has {} devices and {} micro-batches were asked; the cluster has {} devices",

@@ -244,6 +244,33 @@ TEST(OperatorPlannerTest, ZeroTimeAndUnconnectedOpsArePlanned) {
   expect_verified(g, devices(2), *plan, 2);
 }
 
+TEST(OperatorPlannerTest, TiedEmbeddingsShareADeviceAcrossThePath) {
+  // embed -> mid1 -> mid2 -> head with embed and head in one group (tied weights): they cannot be
+  // one unit (the path leaves and comes back), so they are placed together instead.
+  Graph g("tied");
+  Op embed = timed("embed", 1, 1, 1, 1e9), head = timed("head", 1, 1, 1);
+  embed.group = head.group = "tied-embedding";
+  const OpId e = g.add_op(embed);
+  const OpId m1 = g.add_op(timed("mid1", 3, 3, 3));
+  const OpId m2 = g.add_op(timed("mid2", 3, 3, 3));
+  const OpId h = g.add_op(head);
+  g.add_edge(e, m1, 0);
+  g.add_edge(m1, m2, 0);
+  g.add_edge(m2, h, 0);
+  auto plan = opplan::plan_operators(g, devices(2), quick(4));
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  EXPECT_EQ(plan->placement[e.value()], plan->placement[h.value()]);
+  EXPECT_NE(plan->unit_of[e.value()], plan->unit_of[h.value()]);
+  expect_verified(g, devices(2), *plan, 4);
+
+  // The verifier rejects the same schedule when the placement splits the group.
+  std::vector<DeviceId> split = plan->placement;
+  split[h.value()] = DeviceId(1 - split[h.value()].value());
+  const opplan::AnalyticCostModel cost;
+  const auto report = opplan::verify_operator_schedule(g, devices(2), cost, split, 4, plan->schedule);
+  EXPECT_THAT(report.to_string(), HasSubstr("co-location group 'tied-embedding'"));
+}
+
 TEST(OperatorPlannerTest, BadInputIsNamed) {
   const Graph g = diamond();
   OperatorPlanOptions o;

@@ -1,6 +1,10 @@
-// `opplan plan`: the pipeline planner (planner.hpp) on a PipelineSpec from a file or from the flags
-// of `opplan schedule`: place, warm-start from the baselines, bound, improve with the MIP under a
-// time limit, verify; print the plan (text or --json) and draw it (--svg, --trace).
+// `opplan plan`, two modes:
+//  - pipeline: the pipeline planner (planner.hpp) on a PipelineSpec from a file or from the flags of
+//    `opplan schedule`: place, warm-start from the baselines, bound, improve with the MIP under a
+//    time limit, verify;
+//  - graph (no SPEC, no --pp): the operator-level planner on a graph and a cluster, by default
+//    GPT-3 1.3B on one DGX-A100 node (plan_graph.cpp).
+// Both print the plan (text or --json) and draw it (--svg, --trace).
 #include <fmt/format.h>
 
 #include <iostream>
@@ -14,6 +18,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "plan_graph.hpp"
 
 namespace opplan::cli {
 namespace {
@@ -41,6 +46,7 @@ struct PlanArgs {
   std::string trace_file;
   bool show_ops = false;
   bool json = false;
+  GraphPlanArgs graph;  // graph mode's own inputs and knobs
 };
 
 Json plan_json(const PlanResult& r) {
@@ -156,50 +162,98 @@ int run_plan(const PlanArgs& args) {
 Command add_plan_command(CLI::App& parent) {
   auto args = std::make_shared<PlanArgs>();
   CLI::App* app = parent.add_subcommand(
-      "plan", "Plan a pipeline with the MIP planner: place, order and time every op within memory (docs/planner.md)");
+      "plan",
+      "Plan with the MIP planner: place, order and time every op within memory (docs/planner.md). Pipeline mode: a "
+      "SPEC file or --pp; graph mode (otherwise): a graph and a cluster, by default GPT-3 1.3B on one DGX-A100");
   app->add_option("SPEC", args->spec_file, "PipelineSpec JSON file; or give the spec with --pp, --microbatches, ...");
   std::vector<CLI::Option*> spec_flags = {
-      app->add_option("--pp", args->pp, "Devices (pipeline ranks)")->check(CLI::PositiveNumber),
-      app->add_option("--microbatches", args->micro_batches, "Micro-batches in total")->check(CLI::PositiveNumber),
-      app->add_option("--f", args->f, "Forward time per stage (default 1)"),
-      app->add_option("--b", args->b, "Input-gradient time b per stage (default 1)"),
-      app->add_option("--w", args->w, "Weight-gradient time W per stage (default 1)"),
-      app->add_option("--fb", args->fb, "Overlapped F&B time of the DualPipe baseline (default F + B)"),
-      app->add_option("--p2p", args->p2p, "Transfer time between stages on different devices (default 0)")};
+      app->add_option("--pp", args->pp, "Pipeline mode: devices (pipeline ranks)")->check(CLI::PositiveNumber),
+      app->add_option("--f", args->f, "Pipeline mode: forward time per stage (default 1)"),
+      app->add_option("--b", args->b, "Pipeline mode: input-gradient time b per stage (default 1)"),
+      app->add_option("--w", args->w, "Pipeline mode: weight-gradient time W per stage (default 1)"),
+      app->add_option("--fb", args->fb, "Pipeline mode: overlapped F&B time of the DualPipe baseline (default F + B)"),
+      app->add_option("--p2p", args->p2p, "Pipeline mode: transfer time between stages on different devices (default 0)")};
+  CLI::Option* micro_batches =
+      app->add_option("--microbatches", args->micro_batches, "Micro-batches in total (graph mode: default 8)")
+          ->check(CLI::PositiveNumber);
   app->add_option("--mem-cap", args->mem_cap,
-                  "Per-device cap on parameters + activations (flags: in micro-batch activations); replaces the spec's");
+                  "Per-device cap on parameters + activations: bytes in graph mode; in pipeline mode the spec's units "
+                  "(flags: micro-batch activations), replacing the spec's caps");
   const auto one_of = [](auto parse, std::string what) {
     return [parse, what](const std::string& v) {
       return parse(v) ? std::string() : fmt::format("unknown {} '{}'", what, v);
     };
   };
-  app->add_option("--placement", args->placement, "given (default; linear from flags), dualpipe, dualpipev, 1f1b, free")
-      ->check(one_of(parse_plan_placement, "placement"));
+  std::vector<CLI::Option*> pipeline_only = {
+      app->add_option("--placement", args->placement,
+                      "Pipeline mode: given (default; linear from flags), dualpipe, dualpipev, 1f1b, free")
+          ->check(one_of(parse_plan_placement, "placement")),
+      app->add_option("--window", args->window,
+                      "Pipeline mode: operator instances freed per window of the search (default 24), >= 2"),
+      app->add_option("--mip-node-limit", args->mip_node_limit,
+                      "Pipeline mode: branch-and-bound nodes for the whole-instance MIP (default -1: by instance size)"),
+      app->add_option("--window-node-limit", args->window_node_limit,
+                      "Pipeline mode: branch-and-bound nodes per window MIP (default 20), >= 0"),
+      app->add_flag("--no-baselines", args->no_baselines,
+                    "Pipeline mode: warm-start from the serial schedule only (to study the MIP)")};
   app->add_option("--objective", args->objective, "makespan (default), utilisation, total-idle, memory-balance")
       ->check(one_of(parse_plan_objective, "objective"));
   app->add_option("--time-limit", args->time_limit, "Seconds for the whole plan (default 10), > 0");
-  app->add_option("--seed", args->seed, "Seed of the random list schedules and windows (default 0)");
-  app->add_option("--window", args->window, "Operator instances freed per window of the search (default 24), >= 2");
-  app->add_option("--mip-node-limit", args->mip_node_limit,
-                  "Branch-and-bound nodes for the whole-instance MIP (default -1: by instance size)");
-  app->add_option("--window-node-limit", args->window_node_limit,
-                  "Branch-and-bound nodes per window MIP (default 20), >= 0");
-  app->add_flag("--no-mip", args->no_mip, "Best warm start only, no MIP");
-  app->add_flag("--no-baselines", args->no_baselines, "Warm-start from the serial schedule only (to study the MIP)");
+  app->add_option("--seed", args->seed, "Seed of the random list schedules, moves and windows (default 0)");
+  app->add_flag("--no-mip", args->no_mip, "No MIP: the best heuristic schedule only");
+  // Graph mode.
+  GraphPlanArgs& g = args->graph;
+  const std::size_t before = app->get_options().size();
+  add_graph_options(*app, g.graph_file, g.model);
+  add_cluster_options(*app, g.cluster_file, g.preset);
+  app->add_option("--max-units", g.max_units, "Graph mode: coarsen to at most this many units (default 0: 6 per device)")
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--placement-moves", g.placement_moves,
+                  "Graph mode: local placement moves tried (default -1: by problem size)");
+  app->add_option("--mip-windows", g.mip_windows, "Graph mode: MIP windows solved at most (default 8)")
+      ->check(CLI::NonNegativeNumber);
+  std::vector<CLI::Option*> graph_only;
+  for (std::size_t k = before; k < app->get_options().size(); ++k) graph_only.push_back(app->get_options()[k]);
+
   app->add_option("--svg", args->svg_file, "Write an SVG Gantt chart");
   app->add_option("--trace", args->trace_file, "Write a Chrome trace / Perfetto JSON file");
   app->add_flag("--ops", args->show_ops, "Also print every device's op strings");
   app->add_flag("--json", args->json,
                 "Print one JSON object (makespan, bubble, peak_activations, lower_bound, gap, solve_seconds, verified, "
                 "ops, ...)");
-  app->callback([args, spec_flags] {
-    if (args->spec_file.empty() && (args->pp == 0 || args->micro_batches == 0))
-      throw CLI::RequiredError("a SPEC file or --pp and --microbatches");
-    if (!args->spec_file.empty())
-      for (CLI::Option* o : spec_flags)
-        if (o->count() > 0) throw CLI::ExcludesError(o->get_name(), "SPEC");
+  app->callback([args, spec_flags, pipeline_only, graph_only, micro_batches] {
+    const bool pipeline = !args->spec_file.empty() || args->pp > 0;
+    if (pipeline) {
+      if (args->spec_file.empty() && args->micro_batches == 0) throw CLI::RequiredError("--microbatches (with --pp)");
+      for (CLI::Option* o : graph_only)
+        if (o->count() > 0) throw CLI::ExcludesError(o->get_name(), args->spec_file.empty() ? "--pp" : "SPEC");
+      if (!args->spec_file.empty()) {
+        for (CLI::Option* o : spec_flags)
+          if (o->count() > 0) throw CLI::ExcludesError(o->get_name(), "SPEC");
+        if (micro_batches->count() > 0) throw CLI::ExcludesError("--microbatches", "SPEC");
+      }
+      return;
+    }
+    for (CLI::Option* o : spec_flags)
+      if (o->count() > 0) throw CLI::ExcludesError(o->get_name(), "graph mode (give --pp for pipeline mode)");
+    for (CLI::Option* o : pipeline_only)
+      if (o->count() > 0) throw CLI::ExcludesError(o->get_name(), "graph mode (give --pp for pipeline mode)");
   });
-  return {app, [args] { return run_plan(*args); }};
+  return {app, [args] {
+            if (!args->spec_file.empty() || args->pp > 0) return run_plan(*args);
+            GraphPlanArgs g = args->graph;
+            if (args->micro_batches > 0) g.micro_batches = args->micro_batches;
+            g.memory_cap = args->mem_cap;
+            g.objective = args->objective;
+            g.time_limit = args->time_limit;
+            g.seed = args->seed;
+            g.no_mip = args->no_mip;
+            g.svg_file = args->svg_file;
+            g.trace_file = args->trace_file;
+            g.show_ops = args->show_ops;
+            g.json = args->json;
+            return run_graph_plan(g);
+          }};
 }
 
 }  // namespace opplan::cli
