@@ -3,6 +3,7 @@
 
 #include <opplan/cluster.hpp>
 #include <opplan/cost_model.hpp>
+#include <opplan/exports.hpp>
 #include <opplan/graph.hpp>
 #include <opplan/ids.hpp>
 #include <opplan/io.hpp>

@@ -34,6 +34,7 @@ Command add_shard_command(CLI::App& parent);
 Command add_plan_command(CLI::App& parent);
 Command add_stages_command(CLI::App& parent);
 Command add_zoo_command(CLI::App& parent);
+Command add_export_command(CLI::App& parent);
 
 // Writes "opplan: <what is wrong>" on stderr and returns kExitInvalidInput. When `file` is given
 // and the message does not already name it, the message is prefixed with it, so every error says
