@@ -33,6 +33,7 @@
 #include <opplan/graph.hpp>
 #include <opplan/ids.hpp>
 #include <opplan/planner.hpp>
+#include <opplan/progress.hpp>
 #include <opplan/schedule.hpp>
 #include <opplan/simulator.hpp>
 #include <opplan/status.hpp>
@@ -62,6 +63,8 @@ struct OperatorPlanOptions {
   int window_instances = 24;           // instances freed per MIP window, >= 2
   std::int64_t window_node_limit = 20;  // branch-and-bound nodes per window, >= 0
   int seed = 0;
+  // Progress reports and the stop request (progress.hpp).
+  PlanMonitor monitor;
 
   // False, with a message naming the field, when a value is out of range.
   bool IsValid(std::string* error) const;

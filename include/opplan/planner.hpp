@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <opplan/pipeline.hpp>
+#include <opplan/progress.hpp>
 #include <opplan/schedule.hpp>
 #include <opplan/status.hpp>
 #include <opplan/version.hpp>
@@ -91,6 +92,8 @@ struct PlannerOptions {
   // instance size (and the windows' by their outcomes), so the same seed gives the same plan; a
   // different seed may give another one, never worse than the baselines and heuristics.
   int seed = 0;
+  // Progress reports and the stop request (progress.hpp).
+  PlanMonitor monitor;
 
   // False, with a message naming the field, when a value is out of range.
   bool IsValid(std::string* error) const;
@@ -100,8 +103,9 @@ enum class PlanTermination : std::uint8_t {
   kOptimal,        // the makespan equals the lower bound
   kTimeLimit,      // the time limit cut the search with a gap left (the plan may vary run to run)
   kNoImprovement,  // every improvement step ran without closing the gap
+  kStopped,        // the caller's stop request (PlanMonitor::stop) ended the search
 };
-// "optimal", "time-limit", "no-improvement".
+// "optimal", "time-limit", "no-improvement", "stopped".
 OPPLAN_EXPORT const char* to_string(PlanTermination termination);
 
 // One schedule the planner considered (a baseline, a heuristic, or a MIP result).

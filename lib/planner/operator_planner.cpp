@@ -344,7 +344,26 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
   if (!topo.ok()) return topo.status();
   const std::vector<double> cap = device_caps(cluster, options.memory_cap);
   if (Status s = check_memory(graph, cluster, cost, cap); !s.ok()) return s;
-  const auto remaining = [&] { return options.time_limit - seconds_since(t0); };
+  // The stop request acts like the end of the time limit; `stopped` tells them apart at the end.
+  const auto remaining = [&] {
+    return options.monitor.stop_requested() ? 0.0 : options.time_limit - seconds_since(t0);
+  };
+  // Progress: improvements always, routine reports at most every monitor.interval seconds.
+  double last_report = -kNever, reported_best = kNever, reported_bound = 0;
+  const auto report = [&](const char* step, double best, bool improved) {
+    if (!options.monitor.progress) return;
+    const double now = seconds_since(t0);
+    if (!improved && now - last_report < options.monitor.interval) return;
+    last_report = now;
+    reported_best = std::min(reported_best, best);
+    PlanProgress p;
+    p.step = step;
+    p.elapsed_seconds = now;
+    p.best = reported_best;
+    p.bound = reported_bound;
+    p.improved = improved;
+    options.monitor.progress(p);
+  };
 
   // Upper level 1: coarsen.
   const int D = static_cast<int>(cluster.num_devices());
@@ -443,6 +462,9 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
         placement_value = value;
         plan.placement_source = "moves";
         ++plan.placement_moves_accepted;
+        report("placement", value, value < reported_best);
+      } else {
+        report("placement", placement_value, false);
       }
     }
   }
@@ -458,13 +480,19 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
   // Lower level: schedule the chosen placement.
   const detail::InstanceGraph g(detail::make_unit_dag(problem, placement));
   UnitSearch search{g, options.objective};
-  search.offer(serial_unit_orders(g, U, options.micro_batches), "serial");
+  // Offers a schedule and reports it when it is the best so far.
+  const auto offer = [&](const std::vector<std::vector<int>>& orders, const std::string& name, const char* step) {
+    const bool better = search.offer(orders, name);
+    report(step, search.schedule.metrics.makespan, better && search.schedule.metrics.makespan < reported_best);
+    return better;
+  };
+  offer(serial_unit_orders(g, U, options.micro_batches), "serial", "list schedules");
   if (placement == stages)
-    for (const auto& [orders, name] : stage_orders) search.offer(orders, "stages/" + name);
+    for (const auto& [orders, name] : stage_orders) offer(orders, "stages/" + name, "list schedules");
   for (const auto& ph : kPhases)
     for (bool tail : {false, true})
-      search.offer(detail::list_schedule(g, detail::ListRule{ph.f, ph.b, ph.w, tail, 0}),
-                   fmt::format("list/{}{}", ph.name, tail ? "+tail" : ""));
+      offer(detail::list_schedule(g, detail::ListRule{ph.f, ph.b, ph.w, tail, 0}),
+            fmt::format("list/{}{}", ph.name, tail ? "+tail" : ""), "list schedules");
 
   if (search.orders.empty()) return Status(StatusCode::kInternal, "no schedule of the chosen placement fits in memory");
 
@@ -497,6 +525,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
       path = std::max(path, finish[static_cast<std::size_t>(u)]);
     }
     plan.lower_bound = std::max(path, total / D);
+    reported_bound = plan.lower_bound;
   }
   const auto at_bound = [&] {
     return options.objective != PlanObjective::kTotalIdle && options.objective != PlanObjective::kMemoryBalance &&
@@ -514,7 +543,8 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
         break;
       }
       const auto& ph = kPhases[rng() % std::size(kPhases)];
-      search.offer(detail::list_schedule(g, detail::ListRule{ph.f, ph.b, ph.w, rng() % 2 == 0, 0}, &rng), "list/random");
+      offer(detail::list_schedule(g, detail::ListRule{ph.f, ph.b, ph.w, rng() % 2 == 0, 0}, &rng), "list/random",
+            "list schedules");
     }
   }
   if (options.use_mip && options.mip_windows > 0 && !cut && !at_bound()) {
@@ -522,7 +552,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
     hooks.orders = [&]() -> const std::vector<std::vector<int>>& { return search.orders; };
     hooks.schedule = [&]() -> const Schedule& { return search.schedule; };
     hooks.try_orders = [&](const std::vector<std::vector<int>>& orders, const std::string& name) {
-      return search.offer(orders, name);
+      return offer(orders, name, "mip");
     };
     hooks.forget_last = [] {};
     hooks.at_bound = at_bound;
@@ -543,11 +573,11 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
   for (OpId id : graph.ops())
     plan.placement[id.value()] = DeviceId(static_cast<std::uint32_t>(placement[static_cast<std::size_t>(plan.unit_of[id.value()])]));
   plan.schedule = expand(graph, cluster, cost, problem, plan.placement, search.schedule, search.source);
-  const VerifyReport report = verify_operator_schedule(graph, cluster, cost, plan.placement, options.micro_batches,
+  const VerifyReport verdict = verify_operator_schedule(graph, cluster, cost, plan.placement, options.micro_batches,
                                                        plan.schedule, options.memory_cap);
-  plan.verified = report.ok();
+  plan.verified = verdict.ok();
   if (!plan.verified)
-    return Status(StatusCode::kInternal, "the operator-level schedule failed verification: " + report.to_string());
+    return Status(StatusCode::kInternal, "the operator-level schedule failed verification: " + verdict.to_string());
   plan.source = search.source;
   plan.makespan = plan.schedule.metrics.makespan;
   plan.placement_lower_bound = std::max(plan.placement_lower_bound, plan.lower_bound);
@@ -557,6 +587,10 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
   if (at_global_bound) {
     plan.termination = PlanTermination::kOptimal;
     plan.message = "the makespan meets the lower bound";
+  } else if (options.monitor.stop_requested()) {
+    plan.termination = PlanTermination::kStopped;
+    plan.message = fmt::format("stopped at the caller's request; best verified plan so far, gap {:.2f}% left",
+                               100 * plan.gap);
   } else if (cut) {
     plan.termination = PlanTermination::kTimeLimit;
     plan.message = fmt::format(

@@ -226,6 +226,7 @@ const char* to_string(PlanTermination termination) {
     case PlanTermination::kOptimal: return "optimal";
     case PlanTermination::kTimeLimit: return "time-limit";
     case PlanTermination::kNoImprovement: return "no-improvement";
+    case PlanTermination::kStopped: return "stopped";
   }
   return "?";
 }

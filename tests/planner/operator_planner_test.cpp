@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <limits>
+#include <stdexcept>
+#include <vector>
 #include <opplan/cost_model.hpp>
 #include <opplan/models.hpp>
 #include <opplan/operator_planner.hpp>
@@ -269,6 +273,39 @@ TEST(OperatorPlannerTest, TiedEmbeddingsShareADeviceAcrossThePath) {
   const opplan::AnalyticCostModel cost;
   const auto report = opplan::verify_operator_schedule(g, devices(2), cost, split, 4, plan->schedule);
   EXPECT_THAT(report.to_string(), HasSubstr("co-location group 'tied-embedding'"));
+}
+
+TEST(OperatorPlannerTest, ReportsProgressAndStopsOnRequest) {
+  auto g = opplan::zoo_model("moe-stack");
+  ASSERT_TRUE(g.ok());
+  OperatorPlanOptions o = quick(4);
+  o.placement_moves = 200;
+  std::vector<opplan::PlanProgress> reports;
+  o.monitor.progress = [&](const opplan::PlanProgress& p) { reports.push_back(p); };
+  auto plan = opplan::plan_operators(*g, Cluster::dgx_a100(), o);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  ASSERT_FALSE(reports.empty());
+  double best = std::numeric_limits<double>::infinity();
+  for (const auto& r : reports) {
+    EXPECT_LE(r.best, best) << r.step;  // never worse than an earlier report
+    best = r.best;
+  }
+  EXPECT_NEAR(best, plan->makespan, 1e-12 * plan->makespan);
+
+  // Asked to stop before it starts: the first verified plan, termination "stopped".
+  std::atomic<bool> stop{true};
+  o.monitor = {};
+  o.monitor.stop = &stop;
+  auto stopped = opplan::plan_operators(*g, Cluster::dgx_a100(), o);
+  ASSERT_TRUE(stopped.ok()) << stopped.status().to_string();
+  EXPECT_EQ(stopped->termination, opplan::PlanTermination::kStopped);
+  EXPECT_EQ(stopped->placement_moves_tried, 0);
+  expect_verified(*g, Cluster::dgx_a100(), *stopped, 4);
+
+  // A callback that throws ends the planning with its exception.
+  o.monitor = {};
+  o.monitor.progress = [](const opplan::PlanProgress&) { throw std::runtime_error("enough"); };
+  EXPECT_THROW((void)opplan::plan_operators(*g, Cluster::dgx_a100(), o), std::runtime_error);
 }
 
 TEST(OperatorPlannerTest, BadInputIsNamed) {
