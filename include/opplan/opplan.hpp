@@ -13,6 +13,7 @@
 #include <opplan/models.hpp>
 #include <opplan/pipeline.hpp>
 #include <opplan/operator_planner.hpp>
+#include <opplan/plan.hpp>
 #include <opplan/planner.hpp>
 #include <opplan/schedule.hpp>
 #include <opplan/sharding.hpp>

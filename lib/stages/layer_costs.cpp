@@ -70,6 +70,30 @@ Op input_placeholder(const Op& producer) {
   return op;
 }
 
+
+// Everything shard() reads, without names: identical layers get the same key.
+std::string signature(const Graph& g) {
+  std::string key;
+  for (OpId id : g.ops()) {
+    const Op& op = g.op(id);
+    key += fmt::format("{}|{}|{}|{}|{}|", op.kind, op.dims, fmt::join(op.shape, ","), static_cast<int>(op.dtype), op.group);
+    for (Phase p : kAllPhases)
+      key += fmt::format("{:a},{:a},{};", op.cost(p).flops, op.cost(p).bytes, op.cost(p).seconds ? *op.cost(p).seconds : -1.0);
+    key += fmt::format("{:a}|{:a}\n", op.param_bytes, op.activation_bytes);
+  }
+  for (EdgeId e : g.edges()) key += fmt::format("{}>{}:{:a}\n", g.edge(e).src.value(), g.edge(e).dst.value(), g.edge(e).bytes);
+  return key;
+}
+
+std::vector<int> choice_of(const ShardingPlan& plan) {
+  std::vector<int> choice;
+  choice.reserve(plan.ops.size());
+  for (const OpSharding& op : plan.ops) choice.push_back(op.strategy);
+  return choice;
+}
+
+}  // namespace
+
 // The layer's ops, then placeholders for outside producers, then the edges into the layer in the
 // original edge-id order (lib/sharding binds in-edges to operands by edge id).
 Graph layer_graph(const Graph& graph, const std::vector<OpId>& ops, int index) {
@@ -94,29 +118,6 @@ Graph layer_graph(const Graph& graph, const std::vector<OpId>& ops, int index) {
   }
   return sub;
 }
-
-// Everything shard() reads, without names: identical layers get the same key.
-std::string signature(const Graph& g) {
-  std::string key;
-  for (OpId id : g.ops()) {
-    const Op& op = g.op(id);
-    key += fmt::format("{}|{}|{}|{}|{}|", op.kind, op.dims, fmt::join(op.shape, ","), static_cast<int>(op.dtype), op.group);
-    for (Phase p : kAllPhases)
-      key += fmt::format("{:a},{:a},{};", op.cost(p).flops, op.cost(p).bytes, op.cost(p).seconds ? *op.cost(p).seconds : -1.0);
-    key += fmt::format("{:a}|{:a}\n", op.param_bytes, op.activation_bytes);
-  }
-  for (EdgeId e : g.edges()) key += fmt::format("{}>{}:{:a}\n", g.edge(e).src.value(), g.edge(e).dst.value(), g.edge(e).bytes);
-  return key;
-}
-
-std::vector<int> choice_of(const ShardingPlan& plan) {
-  std::vector<int> choice;
-  choice.reserve(plan.ops.size());
-  for (const OpSharding& op : plan.ops) choice.push_back(op.strategy);
-  return choice;
-}
-
-}  // namespace
 
 std::vector<Candidate> make_candidates(const Cluster& cluster, int hosts, int per_host,
                                        const std::vector<SubmeshShape>& only, bool all_logical) {

@@ -33,6 +33,11 @@ struct CostTable {
   std::size_t shard_calls = 0;
 };
 
+// The subgraph of `ops` that shard() can plan alone: the ops, a placeholder "input" op for every
+// outside producer, and the edges into the ops in the original edge-id order (lib/sharding binds
+// in-edges to operands by edge id). Its first ops are `ops`, in order.
+Graph layer_graph(const Graph& graph, const std::vector<OpId>& ops, int index);
+
 // Alpa's submesh shapes for `hosts` nodes of `per_host` devices with every (or only the physical)
 // logical view.
 std::vector<Candidate> make_candidates(const Cluster& cluster, int hosts, int per_host,

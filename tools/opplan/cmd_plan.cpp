@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <opplan/gantt.hpp>
 #include <opplan/pipeline.hpp>
+#include <opplan/plan.hpp>
 #include <opplan/planner.hpp>
 #include <optional>
 #include <string>
@@ -198,7 +199,7 @@ Command add_plan_command(CLI::App& parent) {
                     "Pipeline mode: warm-start from the serial schedule only (to study the MIP)")};
   app->add_option("--objective", args->objective, "makespan (default), utilisation, total-idle, memory-balance")
       ->check(one_of(parse_plan_objective, "objective"));
-  app->add_option("--time-limit", args->time_limit, "Seconds for the whole plan (default 10), > 0");
+  CLI::Option* time_limit = app->add_option("--time-limit", args->time_limit, "Seconds for the whole plan (default 10; graph mode 60), > 0");
   app->add_option("--seed", args->seed, "Seed of the random list schedules, moves and windows (default 0)");
   app->add_flag("--no-mip", args->no_mip, "No MIP: the best heuristic schedule only");
   // Graph mode.
@@ -206,6 +207,10 @@ Command add_plan_command(CLI::App& parent) {
   const std::size_t before = app->get_options().size();
   add_graph_options(*app, g.graph_file, g.model);
   add_cluster_options(*app, g.cluster_file, g.preset);
+  app->add_option("--strategy", g.strategy,
+                  "Graph mode: auto (default: the better of the next two), operator-level, hierarchical, pipeline-only")
+      ->check(one_of(parse_plan_strategy, "strategy"));
+  app->add_flag("--full", g.full, "Graph mode: the full report (every step, every device)");
   app->add_option("--max-units", g.max_units, "Graph mode: coarsen to at most this many units (default 0: 6 per device)")
       ->check(CLI::NonNegativeNumber);
   app->add_option("--placement-moves", g.placement_moves,
@@ -239,13 +244,13 @@ Command add_plan_command(CLI::App& parent) {
     for (CLI::Option* o : pipeline_only)
       if (o->count() > 0) throw CLI::ExcludesError(o->get_name(), "graph mode (give --pp for pipeline mode)");
   });
-  return {app, [args] {
+  return {app, [args, time_limit] {
             if (!args->spec_file.empty() || args->pp > 0) return run_plan(*args);
             GraphPlanArgs g = args->graph;
             if (args->micro_batches > 0) g.micro_batches = args->micro_batches;
             g.memory_cap = args->mem_cap;
             g.objective = args->objective;
-            g.time_limit = args->time_limit;
+            if (time_limit->count() > 0) g.time_limit = args->time_limit;
             g.seed = args->seed;
             g.no_mip = args->no_mip;
             g.svg_file = args->svg_file;

@@ -1,52 +1,55 @@
-// `opplan plan` in graph mode: plan_operators() on a Graph + Cluster, printed as a brief report and
-// a per-device table, or as one JSON object (--json), drawn with --svg / --trace.
+// `opplan plan` in graph mode: plan() on a Graph + Cluster, printed as the brief (or full) report,
+// or as one JSON object (--json), drawn with --svg / --trace; a progress line and Ctrl-C on a
+// terminal (terminal_progress.hpp).
 #include "plan_graph.hpp"
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <opplan/gantt.hpp>
-#include <opplan/operator_planner.hpp>
+#include <opplan/plan.hpp>
 
 #include "cli.hpp"
+#include "terminal_progress.hpp"
 
 namespace opplan::cli {
 namespace {
 
 using Json = nlohmann::ordered_json;
 
-// Per device, "F3:op_name" for every task (micro-batch 3's forward of op_name).
-std::vector<std::vector<std::string>> op_labels(const Graph& graph, const Schedule& schedule) {
-  std::vector<std::vector<std::string>> out(schedule.device_tasks.size());
-  for (std::size_t d = 0; d < schedule.device_tasks.size(); ++d)
-    for (const Task& t : schedule.device_tasks[d])
+// Per schedule row, the task labels: "F3:op_name" for operator-level plans (micro-batch 3's
+// forward of op_name), the op-string notation ("F3", "b0") for stage pipelines.
+std::vector<std::vector<std::string>> row_labels(const Graph& graph, const Plan& p) {
+  if (p.stages) return p.schedule.op_strings();
+  std::vector<std::vector<std::string>> out(p.schedule.device_tasks.size());
+  for (std::size_t d = 0; d < p.schedule.device_tasks.size(); ++d)
+    for (const Task& t : p.schedule.device_tasks[d])
       out[d].push_back(fmt::format("{}{}:{}", work_letter(t.item.work), t.item.micro_batch,
                                    graph.op(OpId(static_cast<std::uint32_t>(t.item.stage))).name));
   return out;
 }
 
-Json plan_json(const Graph& graph, const Cluster& cluster, const OperatorPlan& p, int micro_batches) {
+Json plan_json(const Graph& graph, const Cluster& cluster, const Plan& p) {
+  const PlanSummary& s = p.summary;
   Json j = Json::object();
   j["graph"] = graph.name();
   j["cluster"] = cluster.name();
   j["ops"] = graph.num_ops();
-  j["units"] = p.units.size();
   j["devices"] = cluster.num_devices();
-  j["micro_batches"] = micro_batches;
-  j["makespan"] = p.makespan;
+  j["micro_batches"] = s.micro_batches;
+  j["strategy"] = s.strategy;
+  j["makespan"] = p.iteration_seconds;
   j["lower_bound"] = p.lower_bound;
-  j["placement_lower_bound"] = p.placement_lower_bound;
   j["gap"] = p.gap;
-  j["solve_seconds"] = p.solve_seconds;
+  j["solve_seconds"] = s.total_seconds;
   j["verified"] = p.verified;
-  j["source"] = p.source;
-  j["placement_source"] = p.placement_source;
-  j["termination"] = to_string(p.termination);
-  j["message"] = p.message;
-  j["stage_baseline"] = {{"makespan", std::isfinite(p.stage_baseline.makespan) ? Json(p.stage_baseline.makespan) : Json()},
-                         {"source", p.stage_baseline.source},
-                         {"stages", p.stage_baseline.stages}};
+  j["termination"] = to_string(s.termination);
+  j["message"] = s.message;
+  Json steps = Json::array();
+  for (const PlanStep& step : s.steps) steps.push_back({{"name", step.name}, {"seconds", step.seconds}, {"outcome", step.outcome}});
+  j["steps"] = std::move(steps);
   j["utilisation"] = p.schedule.metrics.utilisation;
   Json bubble = Json::array(), peak = Json::array(), mem = Json::array();
   for (const DeviceMetrics& d : p.schedule.metrics.devices) {
@@ -57,31 +60,30 @@ Json plan_json(const Graph& graph, const Cluster& cluster, const OperatorPlan& p
   j["bubble"] = std::move(bubble);
   j["peak_activations"] = std::move(peak);
   j["peak_memory"] = std::move(mem);
-  Json placement = Json::object();
-  for (OpId id : graph.ops()) placement[graph.op(id).name] = p.placement[id.value()].value();
-  j["placement"] = std::move(placement);
-  j["ops_per_device"] = op_labels(graph, p.schedule);
-  return j;
-}
-
-void print_plan(const Graph& graph, const OperatorPlan& p, bool show_ops) {
-  std::cout << p.BriefReport() << "\n" << p.message << "\n";
-  std::cout << fmt::format("{:>6}  {:>5}  {:>10}  {:>10}  {:>11}\n", "device", "ops", "busy", "bubble", "peak memory");
-  std::vector<std::size_t> ops(p.schedule.metrics.devices.size(), 0);
-  for (DeviceId d : p.placement) ++ops[d.value()];
-  for (std::size_t d = 0; d < p.schedule.metrics.devices.size(); ++d) {
-    const DeviceMetrics& m = p.schedule.metrics.devices[d];
-    std::cout << fmt::format("{:>6}  {:>5}  {:>10}  {:>10}  {:>11}\n", d, ops[d], human_seconds(m.busy),
-                             human_seconds(m.bubble), human_bytes(m.peak_memory));
-  }
-  if (show_ops) {
-    const auto labels = op_labels(graph, p.schedule);
-    for (std::size_t d = 0; d < labels.size(); ++d) {
-      std::string line;
-      for (const auto& l : labels[d]) line += (line.empty() ? "" : " ") + l;
-      std::cout << fmt::format("ops {}: {}\n", d, line);
+  if (p.stages) {
+    Json stages = Json::array();
+    for (const Stage& st : p.stages->stages) {
+      Json devices = Json::array();
+      for (DeviceId d : st.mesh.devices) devices.push_back(d.value());
+      stages.push_back({{"ops", st.ops.size()},
+                        {"first_op", graph.op(st.ops.front()).name},
+                        {"last_op", graph.op(st.ops.back()).name},
+                        {"mesh", {{"rows", st.mesh.rows}, {"cols", st.mesh.cols}}},
+                        {"devices", std::move(devices)},
+                        {"latency", st.latency},
+                        {"memory_bytes", st.memory_bytes}});
     }
+    j["stages"] = std::move(stages);
   }
+  Json placement = Json::object(), sharding = Json::object();
+  for (OpId id : graph.ops()) {
+    placement[graph.op(id).name] = p.placement[id.value()].value();
+    sharding[graph.op(id).name] = p.sharding[id.value()];
+  }
+  j["placement"] = std::move(placement);
+  j["sharding"] = std::move(sharding);
+  j["ops_per_device"] = row_labels(graph, p);
+  return j;
 }
 
 }  // namespace
@@ -92,33 +94,48 @@ int run_graph_plan(const GraphPlanArgs& args) {
   if (!graph) return kExitInvalidInput;
   auto cluster = load_cluster(args.cluster_file, args.preset, &cluster_source);
   if (!cluster) return kExitInvalidInput;
-  OperatorPlanOptions options;
+  PlanOptions options;
+  options.strategy = *parse_plan_strategy(args.strategy);      // checked by the option's validator
+  options.objective = *parse_plan_objective(args.objective);  // likewise
   options.micro_batches = args.micro_batches;
   options.memory_cap = args.memory_cap;
-  options.objective = *parse_plan_objective(args.objective);  // checked by the option's validator
   options.time_limit = args.time_limit;
   options.seed = args.seed;
-  options.max_units = args.max_units;
-  options.placement_moves = args.placement_moves;
-  options.mip_windows = args.mip_windows;
-  options.use_mip = !args.no_mip;
+  options.operator_level.max_units = args.max_units;
+  options.operator_level.placement_moves = args.placement_moves;
+  options.operator_level.mip_windows = args.mip_windows;
+  options.operator_level.use_mip = !args.no_mip;
   if (!args.json)
-    std::cout << fmt::format("planning {} ({}, {}) on {} ({}), {}\n", graph->name(), graph_source,
-                             plural(graph->num_ops(), "op"), cluster->name(),
-                             plural(cluster->num_devices(), "device"),
-                             plural(static_cast<std::size_t>(args.micro_batches), "micro-batch", "micro-batches"))
+    std::cout << fmt::format("planning {} ({}, {}) on {} ({}), {}, strategy {}\n", graph->name(), graph_source,
+                             plural(graph->num_ops(), "op"), cluster->name(), plural(cluster->num_devices(), "device"),
+                             plural(static_cast<std::size_t>(args.micro_batches), "micro-batch", "micro-batches"),
+                             args.strategy)
               << std::flush;
-  auto plan = plan_operators(*graph, *cluster, options);
-  if (!plan.ok()) return report_error(plan.status(), args.graph_file);
+  Result<Plan> result = Status(StatusCode::kInternal, "not planned");
+  {
+    TerminalProgress progress(!args.json && TerminalProgress::stderr_is_terminal());
+    options.monitor = progress.monitor();
+    result = plan(*graph, *cluster, options);
+  }
+  if (!result.ok()) return report_error(result.status(), args.graph_file);
   if (!args.svg_file.empty())
-    if (Status s = write_schedule_svg(plan->schedule, args.svg_file); !s.ok()) return report_error(s, args.svg_file);
+    if (Status s = write_schedule_svg(result->schedule, args.svg_file); !s.ok()) return report_error(s, args.svg_file);
   if (!args.trace_file.empty())
-    if (Status s = write_schedule_chrome_trace(plan->schedule, args.trace_file); !s.ok())
+    if (Status s = write_schedule_chrome_trace(result->schedule, args.trace_file); !s.ok())
       return report_error(s, args.trace_file);
-  if (args.json)
-    std::cout << plan_json(*graph, *cluster, *plan, args.micro_batches).dump(2) << "\n";
-  else
-    print_plan(*graph, *plan, args.show_ops);
+  if (args.json) {
+    std::cout << plan_json(*graph, *cluster, *result).dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << (args.full ? result->summary.FullReport() : result->summary.BriefReport() + "\n");
+  if (args.show_ops) {
+    const auto labels = row_labels(*graph, *result);
+    for (std::size_t d = 0; d < labels.size(); ++d) {
+      std::string line;
+      for (const auto& l : labels[d]) line += (line.empty() ? "" : " ") + l;
+      std::cout << fmt::format("ops {}: {}\n", d, line);
+    }
+  }
   return kExitOk;
 }
 

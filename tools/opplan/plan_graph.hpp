@@ -1,5 +1,5 @@
 // `opplan plan` on a Graph and a Cluster (files, or a zoo model and a preset; by default GPT-3
-// 1.3B on one DGX-A100): the operator-level planner (operator_planner.hpp). Private to tools/opplan.
+// 1.3B on one DGX-A100): plan() (plan.hpp) with a strategy. Private to tools/opplan.
 #pragma once
 
 #include <cstdint>
@@ -10,10 +10,11 @@ namespace opplan::cli {
 
 struct GraphPlanArgs {
   std::string graph_file, model, cluster_file, preset;
+  std::string strategy = "auto";
   int micro_batches = 8;
   std::optional<double> memory_cap;  // bytes per device
   std::string objective = "makespan";
-  double time_limit = 10;
+  double time_limit = 60;
   int seed = 0;
   int max_units = 0;
   int placement_moves = -1;
@@ -21,6 +22,7 @@ struct GraphPlanArgs {
   bool no_mip = false;
   std::string svg_file, trace_file;
   bool show_ops = false;
+  bool full = false;  // the full report (steps, per-device lines)
   bool json = false;
 };
 

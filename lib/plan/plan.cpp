@@ -1,0 +1,350 @@
+// plan(): validate, then the operator-level and / or the hierarchical strategy, and the better
+// verified plan with a summary of every step (plan.hpp).
+#include <opplan/plan.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <string>
+#include <opplan/sharding.hpp>
+
+#include "stages/layer_costs.hpp"
+
+OPPLAN_BEGIN_NAMESPACE
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr double kNever = std::numeric_limits<double>::infinity();
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string seconds_text(double s) {
+  if (!std::isfinite(s)) return "-";
+  if (s >= 1) return fmt::format("{:.3g} s", s);
+  if (s >= 1e-3) return fmt::format("{:.3g} ms", s * 1e3);
+  return fmt::format("{:.3g} us", s * 1e6);
+}
+
+std::string bytes_text(double b) {
+  if (b >= 1e9) return fmt::format("{:.3g} GB", b / 1e9);
+  if (b >= 1e6) return fmt::format("{:.3g} MB", b / 1e6);
+  return fmt::format("{:.3g} kB", b / 1e3);
+}
+
+// Reports across strategies: `best` never goes back up when the second strategy starts.
+PlanMonitor shared_monitor(const PlanMonitor& outer, double* best) {
+  PlanMonitor m = outer;
+  if (outer.progress)
+    m.progress = [progress = outer.progress, best](const PlanProgress& p) {
+      PlanProgress q = p;
+      q.improved = p.improved && p.best < *best;
+      *best = std::min(*best, p.best);
+      q.best = *best;
+      progress(q);
+    };
+  return m;
+}
+
+Result<Plan> operator_level(const Graph& graph, const Cluster& cluster, const CostModel& cost, const PlanOptions& o,
+                            double seconds, const PlanMonitor& monitor) {
+  OperatorPlanOptions oo = o.operator_level;
+  oo.micro_batches = o.micro_batches;
+  oo.objective = o.objective;
+  oo.time_limit = std::max(seconds, 1e-3);
+  oo.memory_cap = o.memory_cap;
+  oo.seed = o.seed;
+  oo.monitor = monitor;
+  auto op = plan_operators(graph, cluster, cost, oo);
+  if (!op.ok()) return op.status();
+  Plan p;
+  p.strategy = PlanStrategy::kOperatorLevel;
+  p.placement = op->placement;
+  p.sharding.assign(graph.num_ops(), "replicated");
+  p.schedule = std::move(op->schedule);
+  p.iteration_seconds = op->makespan;
+  p.lower_bound = op->lower_bound;
+  p.gap = op->gap;
+  p.verified = op->verified;
+  p.summary.termination = op->termination;
+  p.summary.message = op->message;
+  p.summary.steps.push_back({"operator-level", op->solve_seconds, op->BriefReport()});
+  return p;
+}
+
+// The stage pipeline of a StagePlan as a PipelineSpec: one "device" per stage, each stage's
+// latency split into F / b / W in the proportions of its ops' unsharded times, the tensors
+// crossing a boundary sent between the meshes' first devices (divided over the smaller mesh, as
+// every device sends its shard).
+Result<PipelineSpec> stage_pipeline(const Graph& graph, const Cluster& cluster, const CostModel& cost,
+                                    const StagePlan& sp, int micro_batches, double cap) {
+  const int S = static_cast<int>(sp.stages.size());
+  std::vector<int> stage_of(graph.num_ops(), -1);
+  for (int s = 0; s < S; ++s)
+    for (OpId id : sp.stages[static_cast<std::size_t>(s)].ops) stage_of[id.value()] = s;
+  PipelineSpec spec;
+  spec.name = graph.name();
+  spec.num_devices = S;
+  spec.num_micro_batches = micro_batches;
+  spec.placement = Placement::kLinear;
+  for (int s = 0; s < S; ++s) {
+    const Stage& stage = sp.stages[static_cast<std::size_t>(s)];
+    const Device& device = cluster.device(stage.mesh.devices.front());
+    double f = 0, b = 0, w = 0;
+    for (OpId id : stage.ops) {
+      const Op& op = graph.op(id);
+      f += cost.op_time(op, Phase::kForward, device);
+      b += cost.op_time(op, Phase::kInputGrad, device);
+      w += cost.op_time(op, Phase::kWeightGrad, device);
+    }
+    const double total = f + b + w;
+    StageSpec st;
+    st.forward = total > 0 ? stage.latency * f / total : stage.latency / 3;
+    st.input_grad = total > 0 ? stage.latency * b / total : stage.latency / 3;
+    st.weight_grad = total > 0 ? stage.latency * w / total : stage.latency / 3;
+    st.activation = stage.activation_bytes;
+    st.params = stage.parameter_bytes;
+    spec.stages.push_back(st);
+  }
+  std::vector<double> crossing(static_cast<std::size_t>(S), 0);
+  for (EdgeId e : graph.edges()) {
+    const Edge& edge = graph.edge(e);
+    const int a = stage_of[edge.src.value()], b = stage_of[edge.dst.value()];
+    if (a >= 0 && b > a) crossing[static_cast<std::size_t>(a)] += edge.bytes;
+  }
+  for (int s = 0; s + 1 < S; ++s) {
+    const Mesh& from = sp.stages[static_cast<std::size_t>(s)].mesh;
+    const Mesh& to = sp.stages[static_cast<std::size_t>(s + 1)].mesh;
+    const double shards = static_cast<double>(std::min(from.devices.size(), to.devices.size()));
+    spec.stages[static_cast<std::size_t>(s)].p2p =
+        cost.transfer_time(cluster, from.devices.front(), to.devices.front(), crossing[static_cast<std::size_t>(s)] / shards);
+  }
+  auto routes = placement_routes(Placement::kLinear, S);
+  if (!routes.ok()) return routes.status();
+  spec.routes = *routes;
+  spec.memory_cap.assign(static_cast<std::size_t>(S), cap);
+  if (Status s = spec.validate(); !s.ok()) return s;
+  return spec;
+}
+
+Result<Plan> hierarchical(const Graph& graph, const Cluster& input_cluster, const CostModel& cost, const PlanOptions& o,
+                          bool pipeline_only, double seconds, const PlanMonitor& monitor, std::vector<PlanStep>& steps) {
+  Cluster cluster = input_cluster;
+  if (o.memory_cap)
+    for (DeviceId d : cluster.devices())
+      cluster.mutable_device(d).memory_bytes = std::min(cluster.device(d).memory_bytes, *o.memory_cap);
+  const char* name = pipeline_only ? "pipeline-only" : "hierarchical";
+  StageOptions so;
+  so.num_microbatches = o.micro_batches;
+  if (pipeline_only) {
+    so.submesh_shapes = {SubmeshShape{1, 1}};
+    so.all_logical_meshes = false;
+  }
+  auto t0 = Clock::now();
+  auto sp = plan_stages(graph, cluster, cost, so);
+  steps.push_back({fmt::format("{}: stages", name), seconds_since(t0), sp.ok() ? sp->BriefReport() : sp.status().message()});
+  if (!sp.ok()) return sp.status();
+  // Stages are contiguous cuts: a co-location group (tied embeddings) may end up on two stages,
+  // which this plan cannot honour.
+  {
+    std::map<std::string, std::size_t> stage_of_group;
+    for (std::size_t s = 0; s < sp->stages.size(); ++s)
+      for (OpId id : sp->stages[s].ops) {
+        const std::string& group = graph.op(id).group;
+        if (group.empty()) continue;
+        const auto [it, first] = stage_of_group.emplace(group, s);
+        if (!first && it->second != s)
+          return Status(StatusCode::kFailedPrecondition,
+                        fmt::format("co-location group '{}' spans stages {} and {} (op '{}'); the stage plan cannot "
+                                    "keep it on one device",
+                                    group, it->second, s, graph.op(id).name));
+      }
+  }
+
+  t0 = Clock::now();
+  auto spec = stage_pipeline(graph, cluster, cost, *sp, o.micro_batches, sp->device_memory);
+  if (!spec.ok()) return spec.status();
+  PlannerOptions po;
+  po.time_limit = std::max(seconds - seconds_since(t0), 1e-3);
+  po.objective = o.objective;
+  po.seed = o.seed;
+  po.monitor = monitor;
+  auto scheduled = plan_pipeline(*spec, po);
+  steps.push_back({fmt::format("{}: schedule", name), seconds_since(t0),
+                   scheduled.ok() ? scheduled->BriefReport() : scheduled.status().message()});
+  if (!scheduled.ok()) return scheduled.status();
+
+  // Each stage's ops sharded on its logical mesh, as plan_stages costed them.
+  t0 = Clock::now();
+  Plan p;
+  p.strategy = pipeline_only ? PlanStrategy::kPipelineOnly : PlanStrategy::kHierarchical;
+  p.placement.assign(graph.num_ops(), DeviceId(0));
+  p.sharding.assign(graph.num_ops(), "replicated");
+  for (std::size_t s = 0; s < sp->stages.size(); ++s) {
+    const Stage& stage = sp->stages[s];
+    for (OpId id : stage.ops) p.placement[id.value()] = stage.mesh.devices.front();
+    if (stage.mesh.devices.size() < 2) continue;
+    const Graph sub = stages_detail::layer_graph(graph, stage.ops, static_cast<int>(s));
+    ShardingOptions sharding;
+    sharding.weight_sync_scale = 1.0 / o.micro_batches;
+    sharding.time_limit = std::max(seconds / 10, 1.0);
+    if (stage.least_memory_sharding) sharding.memory_budget = kNever;
+    auto shards = shard(sub, cluster, stage.mesh, cost, sharding);
+    if (!shards.ok()) return shards.status();
+    for (std::size_t k = 0; k < stage.ops.size(); ++k) p.sharding[stage.ops[k].value()] = shards->ops[k].chosen.name;
+  }
+  steps.push_back({fmt::format("{}: sharding", name), seconds_since(t0), "every stage's ops on its logical mesh"});
+  p.stages = std::move(*sp);
+  p.schedule = std::move(scheduled->schedule);
+  p.iteration_seconds = scheduled->makespan;
+  p.lower_bound = scheduled->lower_bound;
+  p.gap = scheduled->gap;
+  p.verified = scheduled->verified;
+  p.summary.termination = scheduled->termination;
+  p.summary.message = scheduled->message;
+  return p;
+}
+
+std::vector<std::string> device_lines(const Plan& p, const Cluster& cluster) {
+  std::vector<std::string> lines;
+  for (std::size_t d = 0; d < p.schedule.metrics.devices.size(); ++d) {
+    const DeviceMetrics& m = p.schedule.metrics.devices[d];
+    std::string who = p.stages ? fmt::format("stage {} ({} on {} device(s) from {})", d, p.stages->stages[d].mesh.name,
+                                             p.stages->stages[d].mesh.devices.size(),
+                                             cluster.device(p.stages->stages[d].mesh.devices.front()).name)
+                               : fmt::format("device {} ({})", d, cluster.device(DeviceId(static_cast<std::uint32_t>(d))).name);
+    lines.push_back(fmt::format("{}: busy {}, bubble {}, peak memory {}", who, seconds_text(m.busy),
+                                seconds_text(m.bubble), bytes_text(m.peak_memory)));
+  }
+  return lines;
+}
+
+}  // namespace
+
+const char* to_string(PlanStrategy strategy) {
+  switch (strategy) {
+    case PlanStrategy::kAuto: return "auto";
+    case PlanStrategy::kOperatorLevel: return "operator-level";
+    case PlanStrategy::kHierarchical: return "hierarchical";
+    case PlanStrategy::kPipelineOnly: return "pipeline-only";
+  }
+  return "?";
+}
+
+std::optional<PlanStrategy> parse_plan_strategy(std::string_view name) {
+  for (auto s : {PlanStrategy::kAuto, PlanStrategy::kOperatorLevel, PlanStrategy::kHierarchical,
+                 PlanStrategy::kPipelineOnly})
+    if (name == to_string(s)) return s;
+  return std::nullopt;
+}
+
+bool PlanOptions::IsValid(std::string* error) const {
+  std::string e;
+  if (micro_batches < 1)
+    e = fmt::format("micro_batches: must be >= 1, got {}", micro_batches);
+  else if (!(time_limit > 0) || !std::isfinite(time_limit))
+    e = fmt::format("time_limit: must be a positive number of seconds, got {}", time_limit);
+  else if (memory_cap && (!(*memory_cap > 0) || !std::isfinite(*memory_cap)))
+    e = fmt::format("memory_cap: must be positive and finite, got {}", *memory_cap);
+  else if (!(monitor.interval >= 0))
+    e = fmt::format("monitor.interval: must be >= 0, got {}", monitor.interval);
+  else {
+    OperatorPlanOptions check = operator_level;
+    check.micro_batches = micro_batches;
+    check.time_limit = time_limit;
+    check.memory_cap = memory_cap;
+    std::string inner;
+    if (!check.IsValid(&inner)) e = "operator_level." + inner;
+  }
+  if (error) *error = e;
+  return e.empty();
+}
+
+std::string PlanSummary::BriefReport() const {
+  return fmt::format("{} plan of {} on {} ({} devices, {} micro-batches): iteration {}, bound {} (gap {:.1f}%), {}, {}, {}",
+                     strategy, graph, cluster, devices, micro_batches, seconds_text(iteration_seconds),
+                     seconds_text(lower_bound), 100 * gap, verified ? "verified" : "NOT verified",
+                     to_string(termination), seconds_text(total_seconds));
+}
+
+std::string PlanSummary::FullReport() const {
+  std::string out = BriefReport() + "\n" + message + "\nsteps:\n";
+  for (const PlanStep& s : steps) out += fmt::format("  {:<28} {:>9}  {}\n", s.name, seconds_text(s.seconds), s.outcome);
+  for (const std::string& line : device_lines) out += "  " + line + "\n";
+  return out;
+}
+
+Result<Plan> plan(const Graph& graph, const Cluster& cluster, const PlanOptions& options) {
+  const auto t0 = Clock::now();
+  std::string error;
+  if (!options.IsValid(&error)) return Status(StatusCode::kInvalidArgument, "PlanOptions: " + error);
+  std::vector<PlanStep> steps;
+  {
+    const auto v0 = Clock::now();
+    Status g = graph.validate(), c = cluster.validate();
+    steps.push_back({"validate", seconds_since(v0), g.ok() && c.ok() ? "graph and cluster are valid" : "invalid"});
+    if (!g.ok()) return g;
+    if (!c.ok()) return c;
+  }
+  const AnalyticCostModel analytic;
+  const CostModel& cost = options.cost_model ? *options.cost_model : analytic;
+  const auto remaining = [&] { return options.time_limit - seconds_since(t0); };
+  double best_reported = kNever;
+  const PlanMonitor monitor = shared_monitor(options.monitor, &best_reported);
+
+  std::optional<Plan> best;
+  std::string failures;
+  const auto consider = [&](Result<Plan> candidate, const char* name) {
+    if (!candidate.ok()) {
+      failures += fmt::format("\n  {}: {}", name, candidate.status().message());
+      return;
+    }
+    if (!best || candidate->iteration_seconds < best->iteration_seconds) best = std::move(*candidate);
+  };
+  const PlanStrategy s = options.strategy;
+  if (s == PlanStrategy::kAuto || s == PlanStrategy::kHierarchical || s == PlanStrategy::kPipelineOnly) {
+    // Hierarchical first under auto: it is quick, and the operator-level search gets what remains.
+    const double share = s == PlanStrategy::kAuto ? remaining() / 2 : remaining();
+    consider(hierarchical(graph, cluster, cost, options, s == PlanStrategy::kPipelineOnly, share, monitor, steps),
+             s == PlanStrategy::kPipelineOnly ? "pipeline-only" : "hierarchical");
+  }
+  // After a stop request the operator-level search still runs (it returns its first verified
+  // plan at once) unless a plan exists already.
+  if ((s == PlanStrategy::kAuto || s == PlanStrategy::kOperatorLevel) && !(best && options.monitor.stop_requested())) {
+    auto op = operator_level(graph, cluster, cost, options, remaining(), monitor);
+    if (op.ok()) {
+      for (const PlanStep& step : op->summary.steps) steps.push_back(step);
+    } else {
+      steps.push_back({"operator-level", 0, op.status().message()});
+    }
+    consider(std::move(op), "operator-level");
+  }
+  if (!best)
+    return Status(StatusCode::kFailedPrecondition, fmt::format("no strategy found a plan:{}", failures));
+
+  Plan& p = *best;
+  PlanSummary& sum = p.summary;
+  sum.strategy = to_string(p.strategy);
+  sum.graph = graph.name();
+  sum.cluster = cluster.name();
+  sum.devices = static_cast<int>(cluster.num_devices());
+  sum.micro_batches = options.micro_batches;
+  sum.iteration_seconds = p.iteration_seconds;
+  sum.lower_bound = p.lower_bound;
+  sum.gap = p.gap;
+  sum.verified = p.verified;
+  if (options.monitor.stop_requested()) sum.termination = PlanTermination::kStopped;
+  if (s == PlanStrategy::kAuto) sum.message += fmt::format(" (auto: the {} plan was shorter{})", sum.strategy,
+                                                            failures.empty() ? "" : "; the other failed");
+  sum.steps = std::move(steps);
+  sum.device_lines = device_lines(p, cluster);
+  sum.total_seconds = seconds_since(t0);
+  if (!p.verified) return Status(StatusCode::kInternal, "the chosen plan failed verification");
+  return std::move(p);
+}
+
+OPPLAN_END_NAMESPACE
