@@ -4,9 +4,14 @@
 // is stage pipeline / operator-level (> 1: the operator-level plan is shorter).
 //
 //   bench_branchy_plan [micro-batches=8] [time-limit-seconds=60] [mip=1] [placement-moves=-1]
+//   bench_branchy_plan scaling [time-limit-seconds=10]
+//
+// `scaling`: the inception stack on 8 devices (48 units) with 1 to 512 micro-batches, i.e. about
+// 10^2 to 10^5 operator instances, at a fixed time limit: makespan, bound, gap, seconds.
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <string>
 #include <opplan/opplan.hpp>
 
 namespace {
@@ -22,7 +27,30 @@ opplan::Cluster first_devices(int n) {
 
 }  // namespace
 
+int scaling(double time_limit) {
+  auto graph = opplan::zoo_model("inception-stack");
+  if (!graph.ok()) return 1;
+  fmt::print("| micro-batches | instances | makespan (ms) | bound (ms) | gap | placement moves | seconds | termination |\n"
+             "|---|---|---|---|---|---|---|---|\n");
+  for (int micro_batches : {1, 8, 64, 512}) {
+    opplan::OperatorPlanOptions options;
+    options.micro_batches = micro_batches;
+    options.time_limit = time_limit;
+    auto plan = opplan::plan_operators(*graph, first_devices(8), options);
+    if (!plan.ok()) {
+      fmt::print(stderr, "{} micro-batches: {}\n", micro_batches, plan.status().to_string());
+      return 1;
+    }
+    fmt::print("| {} | {} | {:.3f} | {:.3f} | {:.2f}% | {} | {:.2f} | {} |\n", micro_batches, plan->schedule.num_tasks(),
+               1e3 * plan->makespan, 1e3 * plan->lower_bound, 100 * plan->gap, plan->placement_moves_tried,
+               plan->solve_seconds, opplan::to_string(plan->termination));
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "scaling") return scaling(argc > 2 ? std::atof(argv[2]) : 10);
   const int micro_batches = argc > 1 ? std::atoi(argv[1]) : 8;
   const double time_limit = argc > 2 ? std::atof(argv[2]) : 60;
   const bool use_mip = argc > 3 ? std::atoi(argv[3]) != 0 : true;

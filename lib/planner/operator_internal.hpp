@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <opplan/operator_planner.hpp>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -86,6 +87,21 @@ std::vector<int> balanced_placement(const UnitProblem& problem);
 
 // The best list schedule (a few fixed rules) of a placement; +inf when memory blocks them all.
 double placement_makespan(const UnitProblem& problem, const std::vector<int>& device_of_unit);
+
+// ---- schedules of the unit DAG (operator_schedules.cpp) ----------------------------------------
+// One micro-batch after another, each forward then backward in full: fits whenever the placement
+// fits (placement_fits), so the search always has a schedule.
+std::vector<std::vector<int>> serial_unit_orders(const InstanceGraph& g, int units, int micro_batches);
+// The stage pipeline of a stage placement as a PipelineSpec (stage s = the units on device s), for
+// the expert generators; nothing when it does not validate.
+std::optional<PipelineSpec> stage_spec(const UnitProblem& p, const std::vector<int>& device_of_unit);
+// A stage pipeline's per-device programs as unit instance orders; empty for overlapped slots.
+std::vector<std::vector<int>> unit_orders_of(const InstanceGraph& g, const UnitProblem& p,
+                                             const std::vector<int>& device_of_unit, const PipelineOrders& orders);
+// The unit-level schedule back at operator level: a unit's ops back to back in topological order
+// (its backward in reverse), transfers for every crossing edge and micro-batch.
+Schedule expand(const Graph& graph, const Cluster& cluster, const CostModel& cost, const UnitProblem& p,
+                const std::vector<DeviceId>& placement, const Schedule& units, const std::string& name);
 
 }  // namespace detail
 OPPLAN_END_NAMESPACE
