@@ -20,6 +20,7 @@
 
 #include "cli.hpp"
 #include "plan_graph.hpp"
+#include "terminal_progress.hpp"
 
 namespace opplan::cli {
 namespace {
@@ -144,7 +145,12 @@ int run_plan(const PlanArgs& args) {
   options.use_baselines = !args.no_baselines;
   options.placement = *parse_plan_placement(args.placement);  // checked by the option's validator
   options.objective = *parse_plan_objective(args.objective);
-  auto result = plan_pipeline(spec, options);
+  Result<PlanResult> result = Status(StatusCode::kInternal, "not planned");
+  {
+    TerminalProgress progress(!args.json && TerminalProgress::stderr_is_terminal(), /*seconds=*/false);
+    options.monitor = progress.monitor();
+    result = plan_pipeline(spec, options);
+  }
   if (!result.ok()) return report_error(result.status(), args.spec_file);
   if (!args.svg_file.empty())
     if (Status s = write_schedule_svg(result->schedule, args.svg_file); !s.ok()) return report_error(s, args.svg_file);

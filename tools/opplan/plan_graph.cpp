@@ -36,7 +36,7 @@ Json plan_json(const Graph& graph, const Cluster& cluster, const Plan& p) {
   Json j = Json::object();
   j["graph"] = graph.name();
   j["cluster"] = cluster.name();
-  j["ops"] = graph.num_ops();
+  j["graph_ops"] = graph.num_ops();
   j["devices"] = cluster.num_devices();
   j["micro_batches"] = s.micro_batches;
   j["strategy"] = s.strategy;
@@ -82,7 +82,7 @@ Json plan_json(const Graph& graph, const Cluster& cluster, const Plan& p) {
   }
   j["placement"] = std::move(placement);
   j["sharding"] = std::move(sharding);
-  j["ops_per_device"] = row_labels(graph, p);
+  j["ops"] = row_labels(graph, p);  // per schedule row, the task labels
   return j;
 }
 
