@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <opplan/cluster.hpp>
 #include <opplan/cost_model.hpp>
 #include <opplan/graph.hpp>
@@ -65,6 +66,13 @@ struct OperatorPlanOptions {
   int seed = 0;
   // Progress reports and the stop request (progress.hpp).
   PlanMonitor monitor;
+  // A custom objective (and constraints): scores an operator-level schedule -- the kind the plan
+  // returns, verified or not yet -- smaller is better; +inf or NaN rejects the schedule. When set it
+  // replaces `objective` everywhere in the search (placements are valued by their best list
+  // schedule's score), with the makespan breaking ties; the lower bounds still bound the makespan.
+  // Called synchronously on the planning thread, often (once per candidate schedule): keep it
+  // cheap. Exceptions propagate to the caller.
+  std::function<double(const Schedule&)> score;
 
   // False, with a message naming the field, when a value is out of range.
   bool IsValid(std::string* error) const;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <opplan/cluster.hpp>
 #include <opplan/cost_model.hpp>
 #include <opplan/graph.hpp>
@@ -52,6 +53,11 @@ struct PlanOptions {
   // the call.
   const CostModel* cost_model = nullptr;
   PlanMonitor monitor;  // progress reports and the stop request (progress.hpp)
+  // A custom objective and constraints for the operator-level strategy (see
+  // OperatorPlanOptions::score): smaller is better, +inf rejects. It needs operator-level
+  // schedules, so with a score `auto` runs the operator-level strategy only, and the hierarchical
+  // and pipeline-only strategies are refused.
+  std::function<double(const Schedule&)> score;
   // Knobs of the operator-level planner (its micro_batches, objective, time_limit, memory_cap,
   // seed and monitor are taken from the fields above).
   OperatorPlanOptions operator_level;

@@ -59,6 +59,7 @@ Result<Plan> operator_level(const Graph& graph, const Cluster& cluster, const Co
   oo.memory_cap = o.memory_cap;
   oo.seed = o.seed;
   oo.monitor = monitor;
+  oo.score = o.score;
   auto op = plan_operators(graph, cluster, cost, oo);
   if (!op.ok()) return op.status();
   Plan p;
@@ -250,6 +251,10 @@ bool PlanOptions::IsValid(std::string* error) const {
     e = fmt::format("time_limit: must be a positive number of seconds, got {}", time_limit);
   else if (memory_cap && (!(*memory_cap > 0) || !std::isfinite(*memory_cap)))
     e = fmt::format("memory_cap: must be positive and finite, got {}", *memory_cap);
+  else if (score && (strategy == PlanStrategy::kHierarchical || strategy == PlanStrategy::kPipelineOnly))
+    e = fmt::format("score: a custom score needs operator-level schedules; strategy '{}' cannot use it (use "
+                    "'operator-level' or 'auto')",
+                    to_string(strategy));
   else if (!(monitor.interval >= 0))
     e = fmt::format("monitor.interval: must be >= 0, got {}", monitor.interval);
   else {
@@ -306,7 +311,8 @@ Result<Plan> plan(const Graph& graph, const Cluster& cluster, const PlanOptions&
     if (!best || candidate->iteration_seconds < best->iteration_seconds) best = std::move(*candidate);
   };
   const PlanStrategy s = options.strategy;
-  if (s == PlanStrategy::kAuto || s == PlanStrategy::kHierarchical || s == PlanStrategy::kPipelineOnly) {
+  if ((s == PlanStrategy::kAuto && !options.score) || s == PlanStrategy::kHierarchical ||
+      s == PlanStrategy::kPipelineOnly) {
     // Hierarchical first under auto: it is quick, and the operator-level search gets what remains.
     const double share = s == PlanStrategy::kAuto ? remaining() / 2 : remaining();
     consider(hierarchical(graph, cluster, cost, options, s == PlanStrategy::kPipelineOnly, share, monitor, steps),
@@ -338,8 +344,10 @@ Result<Plan> plan(const Graph& graph, const Cluster& cluster, const PlanOptions&
   sum.gap = p.gap;
   sum.verified = p.verified;
   if (options.monitor.stop_requested()) sum.termination = PlanTermination::kStopped;
-  if (s == PlanStrategy::kAuto) sum.message += fmt::format(" (auto: the {} plan was shorter{})", sum.strategy,
-                                                            failures.empty() ? "" : "; the other failed");
+  if (s == PlanStrategy::kAuto && options.score)
+    sum.message += " (auto with a score callback: operator-level only)";
+  else if (s == PlanStrategy::kAuto)
+    sum.message += fmt::format(" (auto: the {} plan was shorter{})", sum.strategy, failures.empty() ? "" : "; the other failed");
   sum.steps = std::move(steps);
   sum.device_lines = device_lines(p, cluster);
   sum.total_seconds = seconds_since(t0);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <functional>
 #include <random>
 #include <tuple>
 
@@ -67,9 +68,14 @@ Status check_memory(const Graph& graph, const Cluster& cluster, const CostModel&
 }
 
 // The lower level's state: the best unit-level schedule found so far on one placement.
+// How a unit schedule ranks: plan_score() of the objective, or the caller's score callback on the
+// operator-level schedule it expands to (with the makespan to break ties).
+using UnitScorer = std::function<std::pair<double, double>(const Schedule&)>;
+
 struct UnitSearch {
   const detail::InstanceGraph& graph;
   PlanObjective objective;
+  UnitScorer scorer;  // empty = plan_score(objective)
   std::vector<std::vector<int>> orders;  // per device, instance ids
   Schedule schedule;                     // unit level
   std::pair<double, double> score{kNever, kNever};
@@ -110,8 +116,8 @@ struct UnitSearch {
     if (candidate.empty()) return false;
     auto s = replay(candidate);
     if (!s) return false;
-    const auto sc = detail::plan_score(*s, objective);
-    if (!detail::better_score(sc, score)) return false;
+    const auto sc = scorer ? scorer(*s) : detail::plan_score(*s, objective);
+    if (!std::isfinite(sc.first) || !detail::better_score(sc, score)) return false;
     score = sc;
     orders = candidate;
     schedule = std::move(*s);
@@ -210,6 +216,28 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
       detail::make_unit_problem(graph, cluster, cost, std::move(*coarse), *topo, options.micro_batches, cap);
   const int U = static_cast<int>(problem.num_units());
 
+  // The caller's score, if any, on the operator-level schedule a unit schedule expands to.
+  const auto scorer_for = [&](const std::vector<int>& unit_device) -> UnitScorer {
+    if (!options.score) return nullptr;
+    std::vector<DeviceId> op_device(graph.num_ops());
+    for (OpId id : graph.ops())
+      op_device[id.value()] =
+          DeviceId(static_cast<std::uint32_t>(unit_device[static_cast<std::size_t>(problem.coarse.unit_of[id.value()])]));
+    return [&, op_device](const Schedule& units) {
+      const Schedule ops = detail::expand(graph, cluster, cost, problem, op_device, units, "candidate");
+      return std::pair{options.score(ops), ops.metrics.makespan};
+    };
+  };
+  // A placement's value: its best list schedule's makespan, or score with a score callback.
+  const auto evaluate = [&](const std::vector<int>& unit_device) {
+    if (!options.score) return detail::placement_makespan(problem, unit_device);
+    const detail::InstanceGraph pg(detail::make_unit_dag(problem, unit_device));
+    UnitSearch trial{pg, options.objective, scorer_for(unit_device)};
+    for (const detail::ListRule& rule : {detail::ListRule{1, 0, 2, true, 0}, detail::ListRule{0, 1, 2, true, 0}})
+      trial.offer(detail::list_schedule(pg, rule), "list");
+    return trial.score.first;
+  };
+
   // Upper level 2: placements, judged by the list scheduler.
   OperatorPlan plan;
   std::vector<int> placement;
@@ -248,7 +276,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
   }
   for (const auto& [candidate, name] : {std::pair{stages, "stages"}, std::pair{balanced, "balanced"}}) {
     if (candidate.empty()) continue;
-    const double value = detail::placement_makespan(problem, candidate);
+    const double value = evaluate(candidate);
     if (placement.empty() || value < placement_value) {
       placement = candidate;
       placement_value = value;
@@ -282,7 +310,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
       }
       ++plan.placement_moves_tried;
       if (!detail::enforce_ties(problem, next, u)) continue;  // tied units move together
-      const double value = detail::placement_makespan(problem, next);
+      const double value = evaluate(next);
       if (value < placement_value * (1 - 1e-9)) {
         placement = std::move(next);
         placement_value = value;
@@ -298,14 +326,15 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
   // Moves are judged by the list scheduler alone (one move rarely beats an expert schedule, a
   // sequence of them often does); the stage placement with its expert schedules stays the plan
   // unless the moves ended below it.
-  if (!stages.empty() && placement != stages && !(placement_value < plan.stage_baseline.makespan)) {
+  // (With a score callback the values are scores, which the baseline's makespan does not compare with.)
+  if (!options.score && !stages.empty() && placement != stages && !(placement_value < plan.stage_baseline.makespan)) {
     placement = stages;
     plan.placement_source = "stages";
   }
 
   // Lower level: schedule the chosen placement.
   const detail::InstanceGraph g(detail::make_unit_dag(problem, placement));
-  UnitSearch search{g, options.objective};
+  UnitSearch search{g, options.objective, scorer_for(placement)};
   // Offers a schedule and reports it when it is the best so far.
   const auto offer = [&](const std::vector<std::vector<int>>& orders, const std::string& name, const char* step) {
     const bool better = search.offer(orders, name);
@@ -320,7 +349,10 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
       offer(detail::list_schedule(g, detail::ListRule{ph.f, ph.b, ph.w, tail, 0}),
             fmt::format("list/{}{}", ph.name, tail ? "+tail" : ""), "list schedules");
 
-  if (search.orders.empty()) return Status(StatusCode::kInternal, "no schedule of the chosen placement fits in memory");
+  if (search.orders.empty())
+    return options.score ? Status(StatusCode::kFailedPrecondition,
+                                  "the score callback rejected every schedule tried (it returned +inf or NaN)")
+                         : Status(StatusCode::kInternal, "no schedule of the chosen placement fits in memory");
 
   plan.placement_lower_bound = detail::lower_bound(g);
   // Over every placement: one micro-batch's critical path on the fastest devices without
@@ -354,7 +386,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
     reported_bound = plan.lower_bound;
   }
   const auto at_bound = [&] {
-    return options.objective != PlanObjective::kTotalIdle && options.objective != PlanObjective::kMemoryBalance &&
+    return !options.score && options.objective != PlanObjective::kTotalIdle && options.objective != PlanObjective::kMemoryBalance &&
            search.schedule.metrics.makespan <= plan.placement_lower_bound * (1 + 1e-9);
   };
 

@@ -128,6 +128,12 @@ TEST(PlanTest, BadOptionsAndImpossibleMemoryAreNamed) {
   EXPECT_THAT(r.status().message(), HasSubstr("hierarchical:"));
   EXPECT_THAT(r.status().message(), HasSubstr("operator-level:"));
   EXPECT_FALSE(opplan::plan(Graph("empty"), c, {}).ok());
+  o = {};
+  o.strategy = PlanStrategy::kHierarchical;
+  o.score = [](const opplan::Schedule& s) { return s.metrics.makespan; };
+  r = opplan::plan(g, c, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("score: a custom score needs operator-level schedules"));
 }
 
 TEST(PlanTest, HierarchicalRefusesToSplitATiedGroupAndAutoFallsBack) {

@@ -308,6 +308,30 @@ TEST(OperatorPlannerTest, ReportsProgressAndStopsOnRequest) {
   EXPECT_THROW((void)opplan::plan_operators(*g, Cluster::dgx_a100(), o), std::runtime_error);
 }
 
+TEST(OperatorPlannerTest, AScoreCallbackSteersTheSearch) {
+  // A custom objective: the makespan plus a heavy penalty per task on device 0. The best plan keeps
+  // device 0 idle and still runs the branches side by side on devices 1 and 2: makespan 12.
+  const Graph g = diamond();
+  OperatorPlanOptions o = quick();
+  int calls = 0;
+  o.score = [&](const opplan::Schedule& s) {
+    ++calls;
+    return s.metrics.makespan + 100.0 * static_cast<double>(s.device_tasks[0].size());
+  };
+  auto plan = opplan::plan_operators(g, devices(3), o);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  EXPECT_GT(calls, 0);
+  for (DeviceId d : plan->placement) EXPECT_NE(d, DeviceId(0));
+  EXPECT_DOUBLE_EQ(plan->makespan, 12);
+  expect_verified(g, devices(3), *plan, 1);
+
+  // Rejecting everything is an error that says so.
+  o.score = [](const opplan::Schedule&) { return std::numeric_limits<double>::infinity(); };
+  auto none = opplan::plan_operators(g, devices(3), o);
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(none.status().message(), HasSubstr("score callback rejected every schedule"));
+}
+
 TEST(OperatorPlannerTest, BadInputIsNamed) {
   const Graph g = diamond();
   OperatorPlanOptions o;
