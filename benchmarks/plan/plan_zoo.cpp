@@ -19,7 +19,7 @@ namespace {
 
 std::string cell(const opplan::Result<opplan::Plan>& p, std::vector<std::string>& notes, const std::string& what) {
   if (!p.ok()) {
-    notes.push_back(fmt::format("{}: {}", what, p.status().message().substr(0, 160)));
+    notes.push_back(fmt::format("{}: {}", what, p.status().message().substr(0, 400)));
     return fmt::format("- [{}] | | | |", notes.size());
   }
   double bubble = 0, memory = 0;
