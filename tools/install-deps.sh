@@ -11,6 +11,8 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   coinor-cbc                      # CBC: checks the sharding ILP's objective on the same MPS file
+  python3-torch python3-torchvision  # PyTorch exporter (tools/torch_export) and its tests
+  libonnx-dev libprotobuf-dev       # ONNX import (read_onnx_graph); optional: the build works without
 )
 
 missing=()

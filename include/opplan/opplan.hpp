@@ -11,6 +11,7 @@
 #include <opplan/gantt.hpp>
 #include <opplan/mip_model.hpp>
 #include <opplan/models.hpp>
+#include <opplan/onnx.hpp>
 #include <opplan/pipeline.hpp>
 #include <opplan/operator_planner.hpp>
 #include <opplan/plan.hpp>

@@ -1,0 +1,106 @@
+// read_onnx_graph on tests/data/onnx/tiny_cnn.onnx (made by make_tiny_cnn.py there; its docstring
+// lists the nodes and shapes). The file stores no inner shapes, so every shape and FLOP count below
+// comes from ONNX shape inference.
+#include <opplan/io.hpp>
+#include <opplan/onnx.hpp>
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace opplan {
+namespace {
+
+const std::string kOnnxData = std::string(OPPLAN_TEST_DATA_DIR) + "/onnx";
+
+TEST(OnnxImport, TinyCnnOpsShapesAndFlops) {
+  if (!onnx_import_available()) GTEST_SKIP() << "built without ONNX";
+  auto loaded = read_onnx_graph(kOnnxData + "/tiny_cnn.onnx");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  const Graph& g = *loaded;
+  EXPECT_EQ(g.name(), "tiny-cnn");
+  ASSERT_EQ(g.num_ops(), 10u);  // the input x and 9 nodes
+  // x->conv->relu->pool->flat->fc->act, act->mix, act->res, mix->res, res->prob.
+  EXPECT_EQ(g.num_edges(), 10u);
+  EXPECT_TRUE(g.validate().ok());
+  const std::vector<std::string> names = {"x", "conv", "relu", "pool", "flat", "fc", "act", "mix", "res", "prob"};
+  const std::vector<std::string> kinds = {"input", "conv", "elementwise", "pool", "reshape", "matmul",
+                                          "elementwise", "matmul", "elementwise", "softmax"};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(g.op(OpId(i)).name, names[i]);
+    EXPECT_EQ(g.op(OpId(i)).kind, kinds[i]) << names[i];
+  }
+  auto op = [&](const char* name) -> const Op& { return g.op(*g.find_op(name)); };
+
+  // Conv 3 -> 8, 3x3 on [2, 3, 8, 8] with padding 1: 2 * 1024 outputs * 27 MACs, plus the bias.
+  const Op& conv = op("conv");
+  EXPECT_EQ(conv.shape, (std::vector<std::int64_t>{2, 8, 8, 8}));
+  EXPECT_EQ(conv.forward.flops, 2.0 * 1024 * 27 + 1024);
+  EXPECT_EQ(conv.input_grad.flops, 0);  // its input is the graph input
+  EXPECT_EQ(conv.weight_grad.flops, 2.0 * 1024 * 27 + 1024);
+  EXPECT_EQ(conv.param_bytes, (8.0 * 3 * 3 * 3 + 8) * 4);
+  EXPECT_EQ(conv.activation_bytes, 2.0 * 3 * 8 * 8 * 4);
+  EXPECT_EQ(conv.forward.bytes, (2.0 * 3 * 8 * 8 + 224 + 1024) * 4);  // input, weights and bias, output
+  EXPECT_EQ(op("pool").shape, (std::vector<std::int64_t>{2, 8, 4, 4}));
+  EXPECT_EQ(op("pool").forward.flops, 256.0 * 4);
+  EXPECT_EQ(op("flat").shape, (std::vector<std::int64_t>{2, 128}));
+  EXPECT_EQ(op("flat").forward.flops, 0);
+  // Gemm [2, 128] x [128, 16]^T + bias.
+  const Op& fc = op("fc");
+  EXPECT_EQ(fc.shape, (std::vector<std::int64_t>{2, 16}));
+  EXPECT_EQ(fc.forward.flops, 2.0 * 2 * 128 * 16 + 32);
+  EXPECT_EQ(fc.input_grad.flops, 2.0 * 2 * 128 * 16);
+  EXPECT_EQ(fc.param_bytes, (16.0 * 128 + 16) * 4);
+  EXPECT_EQ(op("mix").forward.flops, 2.0 * 2 * 16 * 16);
+  EXPECT_EQ(op("mix").param_bytes, 16.0 * 16 * 4);
+  EXPECT_EQ(op("prob").forward.flops, 5.0 * 32);
+  EXPECT_EQ(op("prob").shape, (std::vector<std::int64_t>{2, 16}));
+
+  const GraphTotals t = g.totals();
+  EXPECT_EQ(t.param_bytes, (216.0 + 8 + 2048 + 16 + 256) * 4);  // conv, fc, mix
+  EXPECT_EQ(t.flops[0], 56320.0 + 1024 + 1024 + 0 + 8224 + 32 + 1024 + 32 + 160);
+  // Edges carry the inferred tensors: pool -> flat [2, 8, 4, 4] floats.
+  const auto in_flat = g.in_edges(*g.find_op("flat"));
+  ASSERT_EQ(in_flat.size(), 1u);
+  EXPECT_EQ(g.edge(in_flat[0]).bytes, 256.0 * 4);
+  // The residual reads act and mix: two edges of [2, 16] floats.
+  EXPECT_EQ(g.in_edges(*g.find_op("res")).size(), 2u);
+  // Round trip through the JSON format.
+  auto again = parse_graph_json(graph_to_json(g), "tiny_cnn.json");
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again->num_ops(), 10u);
+}
+
+TEST(OnnxImport, MissingFileNamesIt) {
+  auto r = read_onnx_graph(kOnnxData + "/no_such_model.onnx");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("no_such_model.onnx"), std::string::npos) << r.status().message();
+  if (onnx_import_available()) {
+    EXPECT_EQ(r.status().code(), StatusCode::kIoError);
+    EXPECT_NE(r.status().message().find("cannot open"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(OnnxImport, NotAnOnnxFileNamesIt) {
+  if (!onnx_import_available()) GTEST_SKIP() << "built without ONNX";
+  for (const std::string path : {kOnnxData + "/not_onnx.onnx", std::string(OPPLAN_TEST_DATA_DIR) + "/graph_small.json"}) {
+    auto r = read_onnx_graph(path);
+    ASSERT_FALSE(r.ok()) << path;
+    EXPECT_EQ(r.status().code(), StatusCode::kParseError) << r.status().to_string();
+    EXPECT_NE(r.status().message().find(path + ": not an ONNX model"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(OnnxImport, WithoutOnnxSaysHowToEnableIt) {
+  if (onnx_import_available()) GTEST_SKIP() << "built with ONNX";
+  auto r = read_onnx_graph(kOnnxData + "/tiny_cnn.onnx");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(r.status().message().find("tiny_cnn.onnx"), std::string::npos);
+  EXPECT_NE(r.status().message().find("-DOPPLAN_WITH_ONNX=ON"), std::string::npos);
+  EXPECT_NE(r.status().message().find("libonnx-dev"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace opplan
