@@ -3,7 +3,7 @@
 // and 8 A100s of one DGX node, on the same cost model. Prints a Markdown table; the ratio column
 // is stage pipeline / operator-level (> 1: the operator-level plan is shorter).
 //
-//   bench_branchy_plan [micro-batches=8] [time-limit-seconds=60] [mip=1] [placement-moves=-1]
+//   bench_branchy_plan [micro-batches=8] [time-limit-seconds=60] [mip=1] [placement-moves=-1] [serialize-links=0]
 //   bench_branchy_plan scaling [time-limit-seconds=10]
 //
 // `scaling`: the inception stack on 8 devices (48 units) with 1 to 512 micro-batches, i.e. about
@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   const double time_limit = argc > 2 ? std::atof(argv[2]) : 60;
   const bool use_mip = argc > 3 ? std::atoi(argv[3]) != 0 : true;
   const int moves = argc > 4 ? std::atoi(argv[4]) : -1;
+  const bool serialize = argc > 5 && std::atoi(argv[5]) != 0;
   fmt::print("| model | devices | units | stage pipeline (ms) | schedule | operator-level (ms) | ratio | bound (ms) | gap | "
              "placement | seconds |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const char* model : {"inception-stack", "moe-stack", "two-tower"}) {
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
       options.time_limit = time_limit;
       options.use_mip = use_mip;
       options.placement_moves = moves;
+      options.serialize_links = serialize;
       auto plan = opplan::plan_operators(*graph, first_devices(devices), options);
       if (!plan.ok()) {
         fmt::print(stderr, "{} on {}: {}\n", model, devices, plan.status().to_string());

@@ -20,7 +20,8 @@
 //
 // Devices may differ (per-device FLOP/s and memory come from the Cluster through the CostModel).
 // Transfers between devices run on their own streams and overlap compute (a send starts when its
-// producer ends and delays only its consumer); links are not serialised.
+// producer ends and delays only its consumer); with serialize_links each directed link carries one
+// transfer at a time, in an order the search chooses.
 //
 // Deterministic: every phase is bounded by counts (moves, draws, nodes, windows), so the same input
 // and options give the same plan; the time limit is a safety cap that the result reports when it
@@ -59,6 +60,10 @@ struct OperatorPlanOptions {
   // Local placement moves tried (-1 = by the problem size: 20,000,000 / (instances x devices),
   // between 50 and 3,000; 0 = none). Each costs one list schedule of the whole iteration.
   int placement_moves = -1;
+  // Transfers on one directed link run one at a time, in an order the search chooses (a link is
+  // scheduled like a device: list schedules and the MIP order its transfers). False: transfers
+  // overlap freely, each only a delay between its producer and its consumer.
+  bool serialize_links = false;
   bool use_mip = true;  // improve the schedule with the MIP over windows
   int mip_windows = 8;                 // windows solved at most (each a few tenths of a second), >= 0
   int window_instances = 24;           // instances freed per MIP window, >= 2
@@ -128,10 +133,13 @@ OPPLAN_EXPORT Result<OperatorPlan> plan_operators(const Graph& graph, const Clus
 // micro-batch runs F and either B or b and W exactly once, on its placed device, for at least the
 // cost model's time there; data dependencies hold with the transfer time across devices (forward
 // outputs and input gradients); one task at a time per device; parameters plus live activations
-// within `memory_cap` (unset = each device's memory); stored metrics match. Violations name the op.
+// within `memory_cap` (unset = each device's memory); stored metrics match; with
+// `serialized_links`, the schedule's transfers on one directed link never overlap. Violations name
+// the op.
 OPPLAN_EXPORT VerifyReport verify_operator_schedule(const Graph& graph, const Cluster& cluster, const CostModel& cost,
                                                     const std::vector<DeviceId>& placement, int micro_batches,
                                                     const Schedule& schedule,
-                                                    std::optional<double> memory_cap = std::nullopt);
+                                                    std::optional<double> memory_cap = std::nullopt,
+                                                    bool serialized_links = false);
 
 OPPLAN_END_NAMESPACE

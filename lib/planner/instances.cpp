@@ -81,7 +81,8 @@ InstanceGraph::InstanceGraph(const UnitDag& dag)
   const auto add = [&](Work work, int m, int u, int k, double duration, double alloc, double free) {
     Instance inst;
     inst.item = WorkItem{work, 0, m, u};
-    inst.device = dag.units[static_cast<std::size_t>(u)].device;
+    const UnitDag::Unit& unit = dag.units[static_cast<std::size_t>(u)];
+    inst.device = work != Work::kForward && unit.backward_device >= 0 ? unit.backward_device : unit.device;
     inst.duration = duration;
     inst.alloc = alloc;
     inst.free = free;

@@ -36,6 +36,8 @@ Result<Coarsening> coarsen(const Graph& graph, const std::vector<OpId>& topo, co
 struct UnitProblem {
   int devices = 0;
   int micro_batches = 1;
+  // Transfers as work on link channels (one at a time per directed link) instead of delays.
+  bool serialize_links = false;
   Coarsening coarse;
   std::vector<OpId> topo;           // ops, topologically
   std::vector<double> cap;          // per device
@@ -67,8 +69,17 @@ bool splits_backward(const CostModel& cost, const Op& op, const Device& device);
 UnitProblem make_unit_problem(const Graph& graph, const Cluster& cluster, const CostModel& cost, Coarsening coarse,
                               std::vector<OpId> topo, int micro_batches, const std::vector<double>& cap);
 
-// The instance-graph input for one placement (device per unit).
+// The instance-graph input for one placement (device per unit). With serialize_links, every unit
+// edge that crosses devices gets a transfer unit after the problem's units (in edge order): its F
+// is the forward transfer on the channel of (source device, destination device), its B the
+// gradient on the reverse channel; channels are extra "devices" numbered from `devices` on, in the
+// order link_channels() gives.
 UnitDag make_unit_dag(const UnitProblem& problem, const std::vector<int>& device_of_unit);
+struct LinkChannels {
+  std::vector<std::pair<int, int>> channels;  // channel c = device devices + c: (source, destination)
+  std::vector<int> edge_of_transfer;          // transfer unit num_units() + k carries unit edge edge_of_transfer[k]
+};
+LinkChannels link_channels(const UnitProblem& problem, const std::vector<int>& device_of_unit);
 
 // Moves every tied unit to its group's device: that of `anchor` when it is tied, else of the
 // group's heaviest unit. Returns false when the result does not fit (placement_fits).
@@ -95,6 +106,11 @@ std::vector<std::vector<int>> serial_unit_orders(const InstanceGraph& g, int uni
 // The stage pipeline of a stage placement as a PipelineSpec (stage s = the units on device s), for
 // the expert generators; nothing when it does not validate.
 std::optional<PipelineSpec> stage_spec(const UnitProblem& p, const std::vector<int>& device_of_unit);
+// Completes per-device orders that cover only the compute devices with the orders of the link
+// channels (device >= compute_devices): each channel sends its transfers first come, first served,
+// while the compute devices keep their orders. Empty when the compute orders deadlock.
+std::vector<std::vector<int>> fill_channel_orders(const InstanceGraph& g, std::vector<std::vector<int>> orders,
+                                                  int compute_devices);
 // A stage pipeline's per-device programs as unit instance orders; empty for overlapped slots.
 std::vector<std::vector<int>> unit_orders_of(const InstanceGraph& g, const UnitProblem& p,
                                              const std::vector<int>& device_of_unit, const PipelineOrders& orders);

@@ -73,6 +73,26 @@ UnitProblem make_unit_problem(const Graph& graph, const Cluster& cluster, const 
   return p;
 }
 
+LinkChannels link_channels(const UnitProblem& p, const std::vector<int>& device_of_unit) {
+  LinkChannels out;
+  if (!p.serialize_links) return out;
+  std::map<std::pair<int, int>, int> index;
+  const auto channel = [&](int a, int b) {
+    const auto [it, added] = index.emplace(std::pair{a, b}, static_cast<int>(out.channels.size()));
+    if (added) out.channels.emplace_back(a, b);
+    return it->second;
+  };
+  for (std::size_t e = 0; e < p.edges.size(); ++e) {
+    const int a = device_of_unit[static_cast<std::size_t>(p.edges[e].from)];
+    const int b = device_of_unit[static_cast<std::size_t>(p.edges[e].to)];
+    if (a == b) continue;
+    channel(a, b);
+    channel(b, a);
+    out.edge_of_transfer.push_back(static_cast<int>(e));
+  }
+  return out;
+}
+
 UnitDag make_unit_dag(const UnitProblem& p, const std::vector<int>& device_of_unit) {
   UnitDag dag;
   dag.num_devices = p.devices;
@@ -93,10 +113,38 @@ UnitDag make_unit_dag(const UnitProblem& p, const std::vector<int>& device_of_un
     dag.units.push_back(unit);
     dag.params[static_cast<std::size_t>(d)] += p.params[u];
   }
+  if (!p.serialize_links) {
+    for (std::size_t e = 0; e < p.edges.size(); ++e) {
+      const int a = device_of_unit[static_cast<std::size_t>(p.edges[e].from)];
+      const int b = device_of_unit[static_cast<std::size_t>(p.edges[e].to)];
+      dag.links.push_back({p.edges[e].from, p.edges[e].to, p.transfer_time(e, a, b), p.transfer_time(e, b, a)});
+    }
+    return dag;
+  }
+  const LinkChannels lc = link_channels(p, device_of_unit);
+  std::map<std::pair<int, int>, int> channel;
+  for (std::size_t c = 0; c < lc.channels.size(); ++c) channel[lc.channels[c]] = p.devices + static_cast<int>(c);
+  dag.num_devices = p.devices + static_cast<int>(lc.channels.size());
+  dag.cap.resize(static_cast<std::size_t>(dag.num_devices), kNever);
+  dag.params.resize(static_cast<std::size_t>(dag.num_devices), 0);
+  std::size_t k = 0;
   for (std::size_t e = 0; e < p.edges.size(); ++e) {
-    const int a = device_of_unit[static_cast<std::size_t>(p.edges[e].from)];
-    const int b = device_of_unit[static_cast<std::size_t>(p.edges[e].to)];
-    dag.links.push_back({p.edges[e].from, p.edges[e].to, p.transfer_time(e, a, b), p.transfer_time(e, b, a)});
+    const int from = p.edges[e].from, to = p.edges[e].to;
+    const int a = device_of_unit[static_cast<std::size_t>(from)], b = device_of_unit[static_cast<std::size_t>(to)];
+    if (a == b) {
+      dag.links.push_back({from, to, 0, 0});
+      continue;
+    }
+    // The transfer unit: F = the forward send on a -> b, B = the gradient on b -> a.
+    UnitDag::Unit transfer;
+    transfer.device = channel.at({a, b});
+    transfer.backward_device = channel.at({b, a});
+    transfer.forward = p.transfer_time(e, a, b);
+    transfer.input_grad = p.transfer_time(e, b, a);
+    const int t = static_cast<int>(p.num_units() + k++);
+    dag.units.push_back(transfer);
+    dag.links.push_back({from, t, 0, 0});
+    dag.links.push_back({t, to, 0, 0});
   }
   return dag;
 }

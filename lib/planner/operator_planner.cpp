@@ -212,8 +212,11 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
       options.max_units > 0 ? static_cast<std::size_t>(options.max_units) : std::max<std::size_t>(12, 6 * static_cast<std::size_t>(D));
   auto coarse = detail::coarsen(graph, *topo, weight, memory, *std::min_element(cap.begin(), cap.end()), max_units);
   if (!coarse.ok()) return coarse.status();
-  const detail::UnitProblem problem =
-      detail::make_unit_problem(graph, cluster, cost, std::move(*coarse), *topo, options.micro_batches, cap);
+  const detail::UnitProblem problem = [&] {
+    auto p = detail::make_unit_problem(graph, cluster, cost, std::move(*coarse), *topo, options.micro_batches, cap);
+    p.serialize_links = options.serialize_links;
+    return p;
+  }();
   const int U = static_cast<int>(problem.num_units());
 
   // The caller's score, if any, on the operator-level schedule a unit schedule expands to.
@@ -259,7 +262,8 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
                                 ScheduleKind::kZeroBubble, ScheduleKind::kGreedy}) {
         auto orders = generate_orders(*spec, kind);
         if (!orders.ok()) continue;
-        const auto unit_orders = detail::unit_orders_of(sg, problem, stages, *orders);
+        const auto unit_orders =
+            detail::fill_channel_orders(sg, detail::unit_orders_of(sg, problem, stages, *orders), D);
         if (baseline.offer(unit_orders, to_string(kind))) stage_orders.emplace_back(unit_orders, to_string(kind));
       }
     }
@@ -341,7 +345,8 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
     report(step, search.schedule.metrics.makespan, better && search.schedule.metrics.makespan < reported_best);
     return better;
   };
-  offer(detail::serial_unit_orders(g, U, options.micro_batches), "serial", "list schedules");
+  offer(detail::fill_channel_orders(g, detail::serial_unit_orders(g, U, options.micro_batches), D), "serial",
+        "list schedules");
   if (placement == stages)
     for (const auto& [orders, name] : stage_orders) offer(orders, "stages/" + name, "list schedules");
   for (const auto& ph : kPhases)
@@ -432,7 +437,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
     plan.placement[id.value()] = DeviceId(static_cast<std::uint32_t>(placement[static_cast<std::size_t>(plan.unit_of[id.value()])]));
   plan.schedule = detail::expand(graph, cluster, cost, problem, plan.placement, search.schedule, search.source);
   const VerifyReport verdict = verify_operator_schedule(graph, cluster, cost, plan.placement, options.micro_batches,
-                                                       plan.schedule, options.memory_cap);
+                                                       plan.schedule, options.memory_cap, options.serialize_links);
   plan.verified = verdict.ok();
   if (!plan.verified)
     return Status(StatusCode::kInternal, "the operator-level schedule failed verification: " + verdict.to_string());

@@ -2,6 +2,8 @@
 // expert schedules mapped onto units, and the expansion of a unit schedule back to operators
 // (operator_internal.hpp).
 #include <algorithm>
+#include <limits>
+#include <map>
 #include <tuple>
 
 #include "planner/operator_internal.hpp"
@@ -107,6 +109,61 @@ std::vector<std::vector<int>> unit_orders_of(const InstanceGraph& g, const UnitP
   return out;
 }
 
+std::vector<std::vector<int>> fill_channel_orders(const InstanceGraph& g, std::vector<std::vector<int>> orders,
+                                                  int compute_devices) {
+  const std::size_t n = g.ops.size(), D = static_cast<std::size_t>(compute_devices);
+  const std::size_t all = static_cast<std::size_t>(g.num_devices());
+  orders.resize(all);
+  if (all == D) return orders;
+  for (std::size_t c = D; c < all; ++c) orders[c].clear();
+  std::vector<int> waiting(n);
+  std::vector<double> ready(n, 0);
+  for (std::size_t i = 0; i < n; ++i) waiting[i] = static_cast<int>(g.pred[i].size());
+  std::vector<std::size_t> next(D, 0);
+  std::vector<double> free_at(all, 0);
+  std::vector<std::vector<int>> released(all);  // per channel, transfers whose inputs are done
+  for (std::size_t i = 0; i < n; ++i)
+    if (waiting[i] == 0 && static_cast<std::size_t>(g.ops[i].device) >= D) released[static_cast<std::size_t>(g.ops[i].device)].push_back(static_cast<int>(i));
+  const auto place = [&](int i, std::size_t d, double t) {
+    const double end = t + g.ops[static_cast<std::size_t>(i)].duration;
+    free_at[d] = end;
+    for (const Arc& a : g.succ[static_cast<std::size_t>(i)]) {
+      const std::size_t j = static_cast<std::size_t>(a.to);
+      ready[j] = std::max(ready[j], end + a.delay);
+      if (--waiting[j] == 0 && static_cast<std::size_t>(g.ops[j].device) >= D)
+        released[static_cast<std::size_t>(g.ops[j].device)].push_back(a.to);
+    }
+  };
+  for (std::size_t placed = 0; placed < n; ++placed) {
+    // The earliest start among the compute devices' next instances and the channels' waiting
+    // transfers (first come, first served); compute devices win ties.
+    double best_t = std::numeric_limits<double>::infinity();
+    std::size_t best_d = all, best_k = 0;
+    for (std::size_t d = 0; d < D; ++d) {
+      if (next[d] >= orders[d].size()) continue;
+      const int i = orders[d][next[d]];
+      if (waiting[static_cast<std::size_t>(i)] > 0) continue;
+      const double t = std::max(free_at[d], ready[static_cast<std::size_t>(i)]);
+      if (t < best_t) best_t = t, best_d = d;
+    }
+    for (std::size_t c = D; c < all; ++c)
+      for (std::size_t k = 0; k < released[c].size(); ++k) {
+        const double t = std::max(free_at[c], ready[static_cast<std::size_t>(released[c][k])]);
+        if (t < best_t) best_t = t, best_d = c, best_k = k;
+      }
+    if (best_d == all) return {};  // the compute orders deadlock
+    if (best_d < D) {
+      place(orders[best_d][next[best_d]++], best_d, best_t);
+    } else {
+      const int i = released[best_d][best_k];
+      released[best_d].erase(released[best_d].begin() + static_cast<std::ptrdiff_t>(best_k));
+      orders[best_d].push_back(i);
+      place(i, best_d, best_t);
+    }
+  }
+  return orders;
+}
+
 // The unit-level schedule back at operator level (operator_planner.hpp, "verify").
 Schedule expand(const Graph& graph, const Cluster& cluster, const CostModel& cost, const UnitProblem& p,
                 const std::vector<DeviceId>& placement, const Schedule& units, const std::string& name) {
@@ -115,10 +172,33 @@ Schedule expand(const Graph& graph, const Cluster& cluster, const CostModel& cos
   s.name = name;
   s.num_devices = p.devices;
   s.device_tasks.resize(static_cast<std::size_t>(p.devices));
-  s.param_memory = units.param_memory;
-  s.memory_cap = units.memory_cap;
+  s.param_memory.assign(units.param_memory.begin(), units.param_memory.begin() + p.devices);
+  s.memory_cap.assign(units.memory_cap.begin(), units.memory_cap.begin() + p.devices);
   std::vector<double> forward_end(n * M, 0), backward_end(n * M, 0);
-  for (std::size_t d = 0; d < units.device_tasks.size(); ++d) {
+  // Serialised links: the transfer units' tasks on the channel rows are the transfers.
+  if (p.serialize_links) {
+    std::vector<int> device_of_unit(p.num_units());
+    for (std::size_t u = 0; u < p.num_units(); ++u) device_of_unit[u] = static_cast<int>(placement[p.coarse.units[u].front().value()].value());
+    const LinkChannels lc = link_channels(p, device_of_unit);
+    // Per unit edge, one op edge it carries: its producer and consumer name the transfers.
+    std::map<std::pair<int, int>, EdgeId> carried;
+    for (EdgeId e : graph.edges())
+      carried.emplace(std::pair{p.coarse.unit_of[graph.edge(e).src.value()], p.coarse.unit_of[graph.edge(e).dst.value()]}, e);
+    for (std::size_t d = static_cast<std::size_t>(p.devices); d < units.device_tasks.size(); ++d)
+      for (const Task& ut : units.device_tasks[d]) {
+        const std::size_t k = static_cast<std::size_t>(ut.item.stage) - p.num_units();
+        const auto& unit_edge = p.edges[static_cast<std::size_t>(lc.edge_of_transfer[k])];
+        const Edge& edge = graph.edge(carried.at({unit_edge.from, unit_edge.to}));
+        const auto [src, dst] = lc.channels[d - static_cast<std::size_t>(p.devices)];
+        const bool forward = ut.item.work == Work::kForward;
+        const bool split = splits_backward(cost, graph.op(edge.dst), cluster.device(DeviceId(static_cast<std::uint32_t>(src))));
+        const WorkItem item = forward ? WorkItem{Work::kForward, 0, ut.item.micro_batch, static_cast<int>(edge.src.value())}
+                                      : WorkItem{split ? Work::kInputGrad : Work::kBackward, 0, ut.item.micro_batch,
+                                                 static_cast<int>(edge.dst.value())};
+        s.transfers.push_back({src, dst, ut.start, ut.end, item});
+      }
+  }
+  for (std::size_t d = 0; d < static_cast<std::size_t>(p.devices); ++d) {
     const Device& device = cluster.device(DeviceId(static_cast<std::uint32_t>(d)));
     for (const Task& ut : units.device_tasks[d]) {
       const auto& ops = p.coarse.units[static_cast<std::size_t>(ut.item.stage)];
@@ -161,6 +241,7 @@ Schedule expand(const Graph& graph, const Cluster& cluster, const CostModel& cos
     }
   }
   for (EdgeId e : graph.edges()) {
+    if (p.serialize_links) break;  // listed above, one per unit edge and micro-batch
     const Edge& edge = graph.edge(e);
     const DeviceId a = placement[edge.src.value()], b = placement[edge.dst.value()];
     if (a == b) continue;

@@ -35,6 +35,7 @@ struct Instance {
 struct UnitDag {
   struct Unit {
     int device = 0;
+    int backward_device = -1;  // where b / W / B run when not `device` (a transfer unit's return link)
     double forward = 0, input_grad = 0, weight_grad = 0;  // weight_grad 0: one B of input_grad
     double activation = 0;        // allocated by F
     double freed_by_input_grad = 0;  // of which b releases this part (W the rest)

@@ -16,9 +16,9 @@ class OperatorChecker {
  public:
   OperatorChecker(const Graph& graph, const Cluster& cluster, const CostModel& cost,
                   const std::vector<DeviceId>& placement, int micro_batches, const Schedule& schedule,
-                  std::optional<double> memory_cap)
+                  std::optional<double> memory_cap, bool serialized_links)
       : graph_(graph), cluster_(cluster), cost_(cost), placement_(placement), M_(micro_batches), schedule_(schedule),
-        memory_cap_(memory_cap) {}
+        memory_cap_(memory_cap), serialized_links_(serialized_links) {}
 
   VerifyReport run() {
     if (!check_shape()) return std::move(report_);
@@ -26,6 +26,7 @@ class OperatorChecker {
     check_missing();
     check_precedence();
     check_overlap_and_memory();
+    if (serialized_links_) check_links();
     check_metrics();
     return std::move(report_);
   }
@@ -221,6 +222,21 @@ class OperatorChecker {
     }
   }
 
+  // One transfer at a time on every directed link.
+  void check_links() {
+    std::map<std::pair<int, int>, std::vector<const Transfer*>> links;
+    for (const Transfer& t : schedule_.transfers) links[{t.src_device, t.dst_device}].push_back(&t);
+    for (auto& [link, transfers] : links) {
+      std::stable_sort(transfers.begin(), transfers.end(), [](const Transfer* x, const Transfer* y) { return x->start < y->start; });
+      for (std::size_t i = 1; i < transfers.size(); ++i)
+        if (transfers[i]->start < transfers[i - 1]->end - tol(transfers[i - 1]->end))
+          add(ViolationKind::kTransfer, link.first,
+              fmt::format("link {} -> {}: the transfer after {} starts at {:g} s while the one after {} runs until {:g} s",
+                          link.first, link.second, name(transfers[i]->item), transfers[i]->start,
+                          name(transfers[i - 1]->item), transfers[i - 1]->end));
+    }
+  }
+
   void check_metrics() {
     Schedule copy = schedule_;
     copy.compute_metrics();
@@ -237,6 +253,7 @@ class OperatorChecker {
   int M_;
   const Schedule& schedule_;
   std::optional<double> memory_cap_;
+  bool serialized_links_ = false;
   std::vector<Ref> slots_;
   VerifyReport report_;
 };
@@ -245,8 +262,9 @@ class OperatorChecker {
 
 VerifyReport verify_operator_schedule(const Graph& graph, const Cluster& cluster, const CostModel& cost,
                                       const std::vector<DeviceId>& placement, int micro_batches,
-                                      const Schedule& schedule, std::optional<double> memory_cap) {
-  return OperatorChecker(graph, cluster, cost, placement, micro_batches, schedule, memory_cap).run();
+                                      const Schedule& schedule, std::optional<double> memory_cap,
+                                      bool serialized_links) {
+  return OperatorChecker(graph, cluster, cost, placement, micro_batches, schedule, memory_cap, serialized_links).run();
 }
 
 OPPLAN_END_NAMESPACE

@@ -332,6 +332,38 @@ TEST(OperatorPlannerTest, AScoreCallbackSteersTheSearch) {
   EXPECT_THAT(none.status().message(), HasSubstr("score callback rejected every schedule"));
 }
 
+TEST(OperatorPlannerTest, SerializedLinksCarryOneTransferAtATime) {
+  // src feeds two heavy branches; whichever branch leaves src's device needs a 2 s transfer per
+  // micro-batch, and src's forwards are short, so unserialised transfers would pile up on the link.
+  Graph g("fan");
+  const OpId src = g.add_op(timed("src", 0.1, 0.1));
+  g.add_edge(src, g.add_op(timed("a", 10, 10)), 0);
+  g.add_edge(src, g.add_op(timed("b", 10, 10)), 0);
+  const Cluster c = devices(2, 2, 0);
+  OperatorPlanOptions o = quick(4);
+  o.serialize_links = true;
+  auto plan = opplan::plan_operators(g, c, o);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  const opplan::AnalyticCostModel cost;
+  EXPECT_TRUE(opplan::verify_operator_schedule(g, c, cost, plan->placement, 4, plan->schedule, std::nullopt, true).ok());
+  ASSERT_NE(plan->placement[1], plan->placement[2]);  // the branches run side by side
+  // One forward and one gradient transfer per micro-batch over the one crossing edge.
+  EXPECT_EQ(plan->schedule.transfers.size(), 8u);
+  for (const auto& t : plan->schedule.transfers) EXPECT_NEAR(t.end - t.start, 2.0, 1e-9);
+
+  // Two transfers at once on one link are caught.
+  opplan::Schedule broken = plan->schedule;
+  auto& ts = broken.transfers;
+  std::size_t k = 1;
+  while (k < ts.size() && !(ts[k].src_device == ts[k - 1].src_device && ts[k].dst_device == ts[k - 1].dst_device)) ++k;
+  ASSERT_LT(k, ts.size());
+  ts[k].start = ts[k - 1].start + 1;
+  ts[k].end = ts[k].start + 2;
+  EXPECT_GE(opplan::verify_operator_schedule(g, c, cost, plan->placement, 4, broken, std::nullopt, true)
+                .count(ViolationKind::kTransfer),
+            1u);
+}
+
 TEST(OperatorPlannerTest, BadInputIsNamed) {
   const Graph g = diamond();
   OperatorPlanOptions o;

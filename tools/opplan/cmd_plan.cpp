@@ -221,6 +221,8 @@ Command add_plan_command(CLI::App& parent) {
       ->check(CLI::NonNegativeNumber);
   app->add_option("--placement-moves", g.placement_moves,
                   "Graph mode: local placement moves tried (default -1: by problem size)");
+  app->add_flag("--serialize-links", g.serialize_links,
+                "Graph mode: one transfer at a time per directed link, ordered by the search (default: overlapping)");
   app->add_option("--mip-windows", g.mip_windows, "Graph mode: MIP windows solved at most (default 8)")
       ->check(CLI::NonNegativeNumber);
   std::vector<CLI::Option*> graph_only;

@@ -105,6 +105,7 @@ int run_graph_plan(const GraphPlanArgs& args) {
   options.operator_level.placement_moves = args.placement_moves;
   options.operator_level.mip_windows = args.mip_windows;
   options.operator_level.use_mip = !args.no_mip;
+  options.operator_level.serialize_links = args.serialize_links;
   if (!args.json)
     std::cout << fmt::format("planning {} ({}, {}) on {} ({}), {}, strategy {}\n", graph->name(), graph_source,
                              plural(graph->num_ops(), "op"), cluster->name(), plural(cluster->num_devices(), "device"),

@@ -20,6 +20,7 @@ struct GraphPlanArgs {
   int placement_moves = -1;
   int mip_windows = 8;
   bool no_mip = false;
+  bool serialize_links = false;
   std::string svg_file, trace_file;
   bool show_ops = false;
   bool full = false;  // the full report (steps, per-device lines)
