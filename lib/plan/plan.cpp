@@ -245,25 +245,23 @@ std::optional<PlanStrategy> parse_plan_strategy(std::string_view name) {
 
 bool PlanOptions::IsValid(std::string* error) const {
   std::string e;
-  if (micro_batches < 1)
-    e = fmt::format("micro_batches: must be >= 1, got {}", micro_batches);
-  else if (!(time_limit > 0) || !std::isfinite(time_limit))
-    e = fmt::format("time_limit: must be a positive number of seconds, got {}", time_limit);
-  else if (memory_cap && (!(*memory_cap > 0) || !std::isfinite(*memory_cap)))
-    e = fmt::format("memory_cap: must be positive and finite, got {}", *memory_cap);
-  else if (score && (strategy == PlanStrategy::kHierarchical || strategy == PlanStrategy::kPipelineOnly))
+  if (score && (strategy == PlanStrategy::kHierarchical || strategy == PlanStrategy::kPipelineOnly)) {
     e = fmt::format("score: a custom score needs operator-level schedules; strategy '{}' cannot use it (use "
                     "'operator-level' or 'auto')",
                     to_string(strategy));
-  else if (!(monitor.interval >= 0))
+  } else if (!(monitor.interval >= 0)) {
     e = fmt::format("monitor.interval: must be >= 0, got {}", monitor.interval);
-  else {
+  } else {
+    // The shared fields are checked by the operator-level options they are copied into; errors
+    // in the operator-level knobs are named with their prefix.
     OperatorPlanOptions check = operator_level;
     check.micro_batches = micro_batches;
     check.time_limit = time_limit;
     check.memory_cap = memory_cap;
-    std::string inner;
-    if (!check.IsValid(&inner)) e = "operator_level." + inner;
+    if (!check.IsValid(&e)) {
+      const bool shared = e.rfind("micro_batches", 0) == 0 || e.rfind("time_limit", 0) == 0 || e.rfind("memory_cap", 0) == 0;
+      if (!shared) e = "operator_level." + e;
+    }
   }
   if (error) *error = e;
   return e.empty();

@@ -67,16 +67,7 @@ Json plan_json(const PlanResult& r) {
   j["message"] = r.message;
   j["mip_solves"] = r.mip_solves;
   j["mip_improvements"] = r.mip_improvements;
-  j["utilisation"] = r.schedule.metrics.utilisation;
-  Json bubble = Json::array(), peak = Json::array(), mem = Json::array();
-  for (const DeviceMetrics& d : r.schedule.metrics.devices) {
-    bubble.push_back(d.bubble);
-    peak.push_back(d.peak_activations);
-    mem.push_back(d.peak_memory);
-  }
-  j["bubble"] = std::move(bubble);
-  j["peak_activations"] = std::move(peak);
-  j["peak_memory"] = std::move(mem);
+  put_schedule_metrics(j, r.schedule);
   Json candidates = Json::array();
   for (const PlanCandidate& c : r.candidates) {
     Json x = {{"name", c.name}, {"verified", c.verified}};

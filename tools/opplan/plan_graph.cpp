@@ -50,16 +50,7 @@ Json plan_json(const Graph& graph, const Cluster& cluster, const Plan& p) {
   Json steps = Json::array();
   for (const PlanStep& step : s.steps) steps.push_back({{"name", step.name}, {"seconds", step.seconds}, {"outcome", step.outcome}});
   j["steps"] = std::move(steps);
-  j["utilisation"] = p.schedule.metrics.utilisation;
-  Json bubble = Json::array(), peak = Json::array(), mem = Json::array();
-  for (const DeviceMetrics& d : p.schedule.metrics.devices) {
-    bubble.push_back(d.bubble);
-    peak.push_back(d.peak_activations);
-    mem.push_back(d.peak_memory);
-  }
-  j["bubble"] = std::move(bubble);
-  j["peak_activations"] = std::move(peak);
-  j["peak_memory"] = std::move(mem);
+  put_schedule_metrics(j, p.schedule);
   if (p.stages) {
     Json stages = Json::array();
     for (const Stage& st : p.stages->stages) {
@@ -87,6 +78,19 @@ Json plan_json(const Graph& graph, const Cluster& cluster, const Plan& p) {
 }
 
 }  // namespace
+
+void put_schedule_metrics(Json& j, const Schedule& schedule) {
+  j["utilisation"] = schedule.metrics.utilisation;
+  Json bubble = Json::array(), peak = Json::array(), mem = Json::array();
+  for (const DeviceMetrics& d : schedule.metrics.devices) {
+    bubble.push_back(d.bubble);
+    peak.push_back(d.peak_activations);
+    mem.push_back(d.peak_memory);
+  }
+  j["bubble"] = std::move(bubble);
+  j["peak_activations"] = std::move(peak);
+  j["peak_memory"] = std::move(mem);
+}
 
 int run_graph_plan(const GraphPlanArgs& args) {
   std::string graph_source, cluster_source;

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
+#include <opplan/schedule.hpp>
 #include <optional>
 #include <string>
 
@@ -28,5 +30,9 @@ struct GraphPlanArgs {
 };
 
 int run_graph_plan(const GraphPlanArgs& args);
+
+// Adds "utilisation" and, per schedule row, "bubble", "peak_activations" and "peak_memory" to a
+// plan's JSON object (both modes of `opplan plan` report them alike).
+void put_schedule_metrics(nlohmann::ordered_json& j, const Schedule& schedule);
 
 }  // namespace opplan::cli
