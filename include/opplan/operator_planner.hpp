@@ -51,6 +51,9 @@ struct OperatorPlanOptions {
   // Seconds of wall time, > 0: a safety cap (see above), not a budget.
   double time_limit = 10;
   PlanObjective objective = PlanObjective::kMakespan;
+  // The schedule search stops once the makespan is within this fraction of the chosen placement's
+  // lower bound (0 = only at the bound), >= 0.
+  double relative_gap = 0;
   // Bytes per device for parameters (with gradients and optimizer state, as the CostModel counts
   // them) plus activations; unset = each device's own memory.
   std::optional<double> memory_cap;

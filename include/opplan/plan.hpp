@@ -46,6 +46,9 @@ struct PlanOptions {
   PlanObjective objective = PlanObjective::kMakespan;
   // Seconds for the whole plan, > 0: a safety cap (each planner is bounded by counts first).
   double time_limit = 60;
+  // Stop improving once within this fraction of the bound (passed to the operator level; the
+  // stage pipeline's search stops at its bound), >= 0.
+  double relative_gap = 0;
   // Bytes per device for parameters + activations; unset = each device's memory.
   std::optional<double> memory_cap;
   int seed = 0;

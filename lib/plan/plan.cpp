@@ -60,6 +60,7 @@ Result<Plan> operator_level(const Graph& graph, const Cluster& cluster, const Co
   oo.seed = o.seed;
   oo.monitor = monitor;
   oo.score = o.score;
+  oo.relative_gap = o.relative_gap;
   auto op = plan_operators(graph, cluster, cost, oo);
   if (!op.ok()) return op.status();
   Plan p;
@@ -258,8 +259,10 @@ bool PlanOptions::IsValid(std::string* error) const {
     check.micro_batches = micro_batches;
     check.time_limit = time_limit;
     check.memory_cap = memory_cap;
+    check.relative_gap = relative_gap;
     if (!check.IsValid(&e)) {
-      const bool shared = e.rfind("micro_batches", 0) == 0 || e.rfind("time_limit", 0) == 0 || e.rfind("memory_cap", 0) == 0;
+      const bool shared = e.rfind("micro_batches", 0) == 0 || e.rfind("time_limit", 0) == 0 ||
+                          e.rfind("memory_cap", 0) == 0 || e.rfind("relative_gap", 0) == 0;
       if (!shared) e = "operator_level." + e;
     }
   }

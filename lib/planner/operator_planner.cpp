@@ -136,6 +136,8 @@ bool OperatorPlanOptions::IsValid(std::string* error) const {
     e = fmt::format("time_limit: must be a positive number of seconds, got {}", time_limit);
   else if (memory_cap && (!(*memory_cap > 0) || !std::isfinite(*memory_cap)))
     e = fmt::format("memory_cap: must be positive and finite, got {}", *memory_cap);
+  else if (!(relative_gap >= 0) || !std::isfinite(relative_gap))
+    e = fmt::format("relative_gap: must be >= 0, got {}", relative_gap);
   else if (max_units < 0)
     e = fmt::format("max_units: must be >= 0 (0 = by the device count), got {}", max_units);
   else if (placement_moves < -1)
@@ -241,8 +243,38 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
     return trial.score.first;
   };
 
-  // Upper level 2: placements, judged by the list scheduler.
   OperatorPlan plan;
+  // Over every placement: one micro-batch's critical path on the fastest devices without
+  // transfers, and all the work spread evenly over the devices at their fastest.
+  {
+    std::vector<double> fastest(static_cast<std::size_t>(U));  // F + b: W need not be on the path
+    double total = 0;
+    const std::size_t Dz = static_cast<std::size_t>(D);
+    for (int u = 0; u < U; ++u) {
+      double best = kNever, path_part = kNever;
+      for (int d = 0; d < D; ++d) {
+        const std::size_t k = static_cast<std::size_t>(u) * Dz + static_cast<std::size_t>(d);
+        best = std::min(best, problem.work(u, d));
+        path_part = std::min(path_part, problem.forward[k] + problem.input_grad[k]);
+      }
+      fastest[static_cast<std::size_t>(u)] = path_part;
+      total += best * options.micro_batches;
+    }
+    std::vector<double> finish(static_cast<std::size_t>(U), 0);
+    std::vector<std::vector<int>> preds(static_cast<std::size_t>(U));
+    for (const auto& e : problem.edges) preds[static_cast<std::size_t>(e.to)].push_back(e.from);
+    double path = 0;
+    for (int u = 0; u < U; ++u) {  // units are numbered topologically
+      double ready = 0;
+      for (int p : preds[static_cast<std::size_t>(u)]) ready = std::max(ready, finish[static_cast<std::size_t>(p)]);
+      // Forward and input gradient both run along the path: each unit's F + b counts once.
+      finish[static_cast<std::size_t>(u)] = ready + fastest[static_cast<std::size_t>(u)];
+      path = std::max(path, finish[static_cast<std::size_t>(u)]);
+    }
+    plan.lower_bound = std::max(path, total / D);
+    reported_bound = plan.lower_bound;
+  }
+  // Upper level 2: placements, judged by the list scheduler.
   std::vector<int> placement;
   double placement_value = kNever;
   std::vector<int> stages = detail::stage_placement(problem);
@@ -301,7 +333,12 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
                           : static_cast<int>(std::clamp<std::size_t>(
                                 20000000 / std::max<std::size_t>(instances * static_cast<std::size_t>(D), 1), 50, 3000));
     std::mt19937 rng(static_cast<std::uint32_t>(options.seed) * 2654435761u + 7u);
-    for (int t = 0; t < moves && D > 1 && U > 1 && remaining() > 0; ++t) {
+    // With a relative gap, the moves stop once the list schedule is that close to the global bound.
+    const auto close_enough = [&] {
+      return !options.score && options.relative_gap > 0 && placement_value > 0 &&
+             (placement_value - plan.lower_bound) / placement_value <= options.relative_gap;
+    };
+    for (int t = 0; t < moves && D > 1 && U > 1 && remaining() > 0 && !close_enough(); ++t) {
       std::vector<int> next = placement;
       const int u = static_cast<int>(rng() % static_cast<unsigned>(U));
       if (rng() % 3 == 0) {
@@ -360,39 +397,13 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
                          : Status(StatusCode::kInternal, "no schedule of the chosen placement fits in memory");
 
   plan.placement_lower_bound = detail::lower_bound(g);
-  // Over every placement: one micro-batch's critical path on the fastest devices without
-  // transfers, and all the work spread evenly over the devices at their fastest.
-  {
-    std::vector<double> fastest(static_cast<std::size_t>(U));  // F + b: W need not be on the path
-    double total = 0;
-    const std::size_t Dz = static_cast<std::size_t>(D);
-    for (int u = 0; u < U; ++u) {
-      double best = kNever, path_part = kNever;
-      for (int d = 0; d < D; ++d) {
-        const std::size_t k = static_cast<std::size_t>(u) * Dz + static_cast<std::size_t>(d);
-        best = std::min(best, problem.work(u, d));
-        path_part = std::min(path_part, problem.forward[k] + problem.input_grad[k]);
-      }
-      fastest[static_cast<std::size_t>(u)] = path_part;
-      total += best * options.micro_batches;
-    }
-    std::vector<double> finish(static_cast<std::size_t>(U), 0);
-    std::vector<std::vector<int>> preds(static_cast<std::size_t>(U));
-    for (const auto& e : problem.edges) preds[static_cast<std::size_t>(e.to)].push_back(e.from);
-    double path = 0;
-    for (int u = 0; u < U; ++u) {  // units are numbered topologically
-      double ready = 0;
-      for (int p : preds[static_cast<std::size_t>(u)]) ready = std::max(ready, finish[static_cast<std::size_t>(p)]);
-      // Forward and input gradient both run along the path: each unit's F + b counts once.
-      finish[static_cast<std::size_t>(u)] = ready + fastest[static_cast<std::size_t>(u)];
-      path = std::max(path, finish[static_cast<std::size_t>(u)]);
-    }
-    plan.lower_bound = std::max(path, total / D);
-    reported_bound = plan.lower_bound;
-  }
+  // Close enough: at the placement's bound, or within the caller's relative gap of it.
   const auto at_bound = [&] {
-    return !options.score && options.objective != PlanObjective::kTotalIdle && options.objective != PlanObjective::kMemoryBalance &&
-           search.schedule.metrics.makespan <= plan.placement_lower_bound * (1 + 1e-9);
+    const double best = search.schedule.metrics.makespan;
+    return !options.score && options.objective != PlanObjective::kTotalIdle &&
+           options.objective != PlanObjective::kMemoryBalance &&
+           (best <= plan.placement_lower_bound * (1 + 1e-9) ||
+            (best > 0 && (best - plan.placement_lower_bound) / best <= options.relative_gap));
   };
 
   // Random list schedules, then the MIP over windows.

@@ -364,6 +364,21 @@ TEST(OperatorPlannerTest, SerializedLinksCarryOneTransferAtATime) {
             1u);
 }
 
+TEST(OperatorPlannerTest, ARelativeGapStopsTheScheduleSearchEarly) {
+  auto g = opplan::zoo_model("moe-stack");
+  ASSERT_TRUE(g.ok());
+  OperatorPlanOptions o = quick(4);
+  o.placement_moves = 50;
+  auto full = opplan::plan_operators(*g, Cluster::dgx_a100(), o);
+  o.relative_gap = 1.0;  // any schedule is within 100 % of the bound
+  auto early = opplan::plan_operators(*g, Cluster::dgx_a100(), o);
+  ASSERT_TRUE(full.ok() && early.ok());
+  EXPECT_GT(full->mip_solves, 0);
+  EXPECT_EQ(early->mip_solves, 0);
+  EXPECT_GE(early->makespan, full->makespan);
+  expect_verified(*g, Cluster::dgx_a100(), *early, 4);
+}
+
 TEST(OperatorPlannerTest, BadInputIsNamed) {
   const Graph g = diamond();
   OperatorPlanOptions o;
@@ -376,6 +391,12 @@ TEST(OperatorPlannerTest, BadInputIsNamed) {
   r = opplan::plan_operators(g, devices(2), o);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("micro_batches"));
+
+  o = {};
+  o.relative_gap = -0.1;
+  r = opplan::plan_operators(g, devices(2), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("relative_gap"));
 
   r = opplan::plan_operators(Graph("empty"), devices(2), {});
   ASSERT_FALSE(r.ok());

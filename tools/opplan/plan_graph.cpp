@@ -104,6 +104,7 @@ int run_graph_plan(const GraphPlanArgs& args) {
   options.micro_batches = args.micro_batches;
   options.memory_cap = args.memory_cap;
   options.time_limit = args.time_limit;
+  options.relative_gap = args.gap;
   options.seed = args.seed;
   options.operator_level.max_units = args.max_units;
   options.operator_level.placement_moves = args.placement_moves;

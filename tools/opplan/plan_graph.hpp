@@ -17,6 +17,7 @@ struct GraphPlanArgs {
   std::optional<double> memory_cap;  // bytes per device
   std::string objective = "makespan";
   double time_limit = 60;
+  double gap = 0;
   int seed = 0;
   int max_units = 0;
   int placement_moves = -1;
