@@ -9,7 +9,11 @@
 // (8 bytes per parameter byte). Prints per row: planning seconds (of which intra-op costing),
 // stages and their submeshes, predicted iteration seconds and the PFLOP/s it implies.
 //
-// usage: bench_stages_zoo [family=all|gpt|moe|wresnet|llama|deepseek]
+// Recomputation: `auto` (default, StageOptions::recompute = kAuto), `never` (the plans before
+// recomputation existed) or `always`; the last column counts recomputed layers of the 16.
+//
+// usage: bench_stages_zoo [family=all|gpt|moe|wresnet|llama|deepseek] [auto|never|always] [report]
+// (`report`: every plan's FullReport too)
 #include <opplan/opplan.hpp>
 
 #include <cstdio>
@@ -19,6 +23,9 @@
 namespace {
 
 using namespace opplan;
+
+Recompute recompute_mode = Recompute::kAuto;
+bool full_report = false;
 
 Cluster p3(int gpus) {
   if (gpus >= 8) return Cluster::aws_p3_16xlarge(gpus / 8);
@@ -50,6 +57,7 @@ void run(const Row& row) {
   const AnalyticCostModel cm(adam);
   StageOptions options;
   options.num_microbatches = row.microbatches;
+  options.recompute = recompute_mode;
   auto plan = plan_stages(g, cluster, cm, options);
   if (!plan.ok()) {
     std::printf("%-18s %4d  no plan: %s\n", g.name().c_str(), row.gpus, plan.status().message().c_str());
@@ -61,10 +69,11 @@ void run(const Row& row) {
   for (const Stage& s : plan->stages)
     meshes += (meshes.empty() ? "" : " ") + std::to_string(s.submesh.hosts) + "x" + std::to_string(s.submesh.devices) +
               "/" + std::to_string(s.mesh.rows) + "x" + std::to_string(s.mesh.cols);
-  std::printf("%-18s %4d %4d  plan %7.2f s (costing %6.2f s, %4zu shard, %3zu t_max)  %2zu stages  iter %8.3f s  %6.3f PFLOP/s  [%s]\n",
+  std::printf("%-18s %4d %4d  plan %7.2f s (costing %6.2f s, %4zu shard, %3zu t_max)  %2zu stages  iter %8.3f s  %6.3f PFLOP/s  [%s]  recomputed %d\n",
               g.name().c_str(), row.gpus, row.microbatches, plan->planning_seconds, plan->costing_seconds,
               plan->num_shard_calls, plan->num_t_max_tried, plan->stages.size(), plan->iteration_seconds,
-              flops / plan->iteration_seconds * 1e-15, meshes.c_str());
+              flops / plan->iteration_seconds * 1e-15, meshes.c_str(), plan->num_recomputed_layers());
+  if (full_report) std::printf("%s", plan->FullReport().c_str());
   std::fflush(stdout);
 }
 
@@ -72,6 +81,14 @@ void run(const Row& row) {
 
 int main(int argc, char** argv) {
   const std::string family = argc > 1 ? argv[1] : "all";
+  const std::string mode = argc > 2 ? argv[2] : "auto";
+  full_report = argc > 3 && std::string(argv[3]) == "report";
+  if (mode == "never") recompute_mode = Recompute::kNever;
+  else if (mode == "always") recompute_mode = Recompute::kAlways;
+  else if (mode != "auto") {
+    std::fprintf(stderr, "unknown recompute mode '%s': expected auto, never or always\n", mode.c_str());
+    return 2;
+  }
   const int gpus[] = {1, 4, 8, 16, 32, 64};
   std::printf("%-18s %4s %4s  ...\n", "model", "gpus", "B");
   if (family == "all" || family == "gpt") {

@@ -38,6 +38,14 @@ struct SubmeshShape {
   }
 };
 
+// Activation recomputation (gradient checkpointing): a recomputed layer keeps only its input
+// tensors per micro-batch in flight and runs its forward again in the backward.
+enum class Recompute : int {
+  kNever = 0,   // keep every activation (the plans before recomputation existed)
+  kAlways = 1,  // recompute every layer of every stage
+  kAuto = 2,    // per stage, recompute the fewest layers that make it fit (the DP picks)
+};
+
 struct StageOptions {
   int num_microbatches = 16;   // B, >= 1
   // Layers the DP works on; 0 = the number of distinct Op::layer tags (the ops when there are
@@ -52,6 +60,10 @@ struct StageOptions {
   // One DP run covers all t_max candidates within this relative gap (it runs at the largest): the
   // plan is within a factor (1 + gap) of the DP optimum, and the search is much faster. >= 0.
   double t_max_gap = 0.01;
+  // kAuto: for every span of layers, candidate mesh and sharding, the DP may recompute layers
+  // (those whose activations exceed their inputs, best memory saved per second first) when that
+  // lets the stage fit; it keeps whichever option is fastest. docs/stages.md, "Recomputation".
+  Recompute recompute = Recompute::kAuto;
   // Intra-op options for every candidate (memory_budget, mps_file and weight_sync_scale = 1 / B
   // are set by plan_stages).
   ShardingOptions sharding;
@@ -67,11 +79,17 @@ struct Stage {
   SubmeshShape submesh;                 // physical shape
   Mesh mesh;                            // the logical mesh on the devices it was given
   bool least_memory_sharding = false;   // the sharding that minimises memory, not time, was needed
-  double latency = 0;             // seconds of F + b + W of one micro-batch on the mesh
+  double latency = 0;             // seconds of F + b + W of one micro-batch on the mesh (with recomputation)
   double parameter_bytes = 0;     // per device: parameters with gradients and optimizer state
-  double activation_bytes = 0;    // per device, per micro-batch in flight
+  double activation_bytes = 0;    // per device, per micro-batch in flight (a recomputed layer: its inputs)
   int microbatches_in_flight = 0; // 1F1B: stages after this one + 1, at most B
-  double memory_bytes = 0;        // parameter_bytes + microbatches_in_flight * activation_bytes
+  // parameter_bytes + microbatches_in_flight * activation_bytes + recompute_peak_bytes
+  double memory_bytes = 0;
+  std::vector<int> recomputed_layers;  // indices into StagePlan::layers whose forward reruns in the backward
+  double recompute_seconds = 0;        // of `latency`: those layers' forward passes, run again
+  // Once per stage: one micro-batch of the full activations of the largest recomputed layer, live
+  // during its own backward. 0 without recomputation.
+  double recompute_peak_bytes = 0;
 };
 
 struct OPPLAN_EXPORT StagePlan {
@@ -85,10 +103,12 @@ struct OPPLAN_EXPORT StagePlan {
   double costing_seconds = 0;     // of which: intra-op plans of every (layer, submesh, logical mesh)
   std::size_t num_shard_calls = 0;   // shard() runs (identical layers are planned once)
   std::size_t num_t_max_tried = 0;   // t_max values the DP ran for (after gap and early stop)
+  int num_recomputed_layers() const;  // over all stages
 
   // "4 stages, 16 micro-batches: 1.23 s per iteration (largest stage 70 ms), planned in 2.1 s".
   std::string BriefReport() const;
-  // The brief report and one line per stage: layers, ops, submesh, logical mesh, latency, memory.
+  // The brief report and one line per stage: layers, ops, submesh, logical mesh, latency, memory,
+  // recomputed layers.
   std::string FullReport() const;
 };
 

@@ -17,6 +17,15 @@
 // fastest of those with the least memory; the stage DP picks whichever fits (1F1B condition).
 // Memory is split into parameters and per-micro-batch activations by pricing the same plan with
 // a cost model whose op_memory reports activations only.
+//
+// Recomputation needs two more figures per (layer, mesh, sharding). The forward seconds: the
+// forward phase of every op with its chosen number of shards (CostModel::sharded_op_time), plus
+// the collectives and resharding of the forward alone, read from the same plan on a copy of the
+// layer whose ops have no input- or weight-gradient work (its strategies then carry only forward
+// collectives and its edges only forward resharding; the parameter-gradient all-reduce, which it
+// still lists, is subtracted). The kept inputs: every outside producer's tensor once (the largest
+// of its edges into the layer), divided by the pieces its placeholder's chosen layout cuts it into
+// (the layout the tensor arrives and is stored in; replicated, hence undivided, when unknown).
 #include "stages/layer_costs.hpp"
 
 #include <algorithm>
@@ -83,6 +92,31 @@ std::string signature(const Graph& g) {
   }
   for (EdgeId e : g.edges()) key += fmt::format("{}>{}:{:a}\n", g.edge(e).src.value(), g.edge(e).dst.value(), g.edge(e).bytes);
   return key;
+}
+
+// The layer with only its forward work: same ops, annotations, shapes and edges, so the same
+// strategies in the same order, but no gradient phases and therefore no backward collectives.
+Graph forward_only(const Graph& sub) {
+  Graph g = sub;
+  for (OpId id : g.ops()) {
+    Op& op = g.mutable_op(id);
+    op.input_grad = PhaseCost{};
+    op.weight_grad = PhaseCost{};
+  }
+  return g;
+}
+
+bool same_strategies(const ShardingProblem& a, const ShardingProblem& b) {
+  if (a.strategies.size() != b.strategies.size() || a.resharding.size() != b.resharding.size()) return false;
+  for (std::size_t i = 0; i < a.strategies.size(); ++i) {
+    if (a.strategies[i].size() != b.strategies[i].size()) return false;
+    for (std::size_t k = 0; k < a.strategies[i].size(); ++k)
+      if (a.strategies[i][k].name != b.strategies[i][k].name || a.strategies[i][k].num_shards != b.strategies[i][k].num_shards)
+        return false;
+  }
+  for (std::size_t e = 0; e < a.resharding.size(); ++e)
+    if (a.resharding[e].size() != b.resharding[e].size()) return false;
+  return true;
 }
 
 std::vector<int> choice_of(const ShardingPlan& plan) {
@@ -172,6 +206,7 @@ Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<
       continue;
     }
     planned.emplace(key, l);
+    const Graph forward_sub = forward_only(sub);
     auto& row = table.cost[l];
     row.resize(candidates.size());
     for (std::size_t c = 0; c < candidates.size(); ++c) {
@@ -180,12 +215,36 @@ Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<
       if (!problem.ok()) return problem.status();
       auto acts = build_sharding_problem(sub, cluster, mesh, activations_only);
       if (!acts.ok()) return acts.status();
+      auto forward_problem = build_sharding_problem(forward_sub, cluster, mesh, cost_model);
+      // Should lib/sharding ever derive different strategies without gradients, the forward
+      // share falls back to compute alone.
+      const bool forward_comm = forward_problem.ok() && same_strategies(*problem, *forward_problem);
       auto price = [&](const ShardingPlan& plan) {
         LayerCost cost;
         const auto choice = choice_of(plan);
         cost.latency = plan.objective;
         cost.activations = acts->memory(choice);
         cost.parameters = std::max(0.0, problem->memory(choice) - cost.activations);
+        for (OpId id : sub.ops()) {
+          const std::size_t i = id.value();
+          cost.forward += cost_model.sharded_op_time(sub.op(id), Phase::kForward, cluster, mesh, plan.ops[i].chosen.num_shards);
+          if (forward_comm) {
+            const ShardingStrategy& f = forward_problem->strategies[i][static_cast<std::size_t>(choice[i])];
+            cost.forward += std::max(0.0, f.communication_seconds - f.weight_sync_seconds);
+          }
+        }
+        if (forward_comm)
+          for (EdgeId e : sub.edges()) {
+            const std::size_t src = sub.edge(e).src.value(), dst = sub.edge(e).dst.value();
+            cost.forward += forward_problem->resharding[e.value()][static_cast<std::size_t>(choice[src]) *
+                                                                        forward_problem->strategies[dst].size() +
+                                                                    static_cast<std::size_t>(choice[dst])];
+          }
+        for (std::size_t i = layers[l].size(); i < sub.num_ops(); ++i) {  // the placeholders
+          double bytes = 0;
+          for (EdgeId e : sub.out_edges(OpId(static_cast<std::uint32_t>(i)))) bytes = std::max(bytes, sub.edge(e).bytes);
+          cost.inputs += bytes / plan.ops[i].chosen.output.num_tiles(mesh.rows, mesh.cols);
+        }
         return cost;
       };
       auto fast = shard(sub, cluster, mesh, cost_model, fastest);

@@ -23,6 +23,12 @@ struct LayerCost {
   double latency = 0;     // seconds per micro-batch (F + b + W, communication, resharding)
   double parameters = 0;  // bytes per device
   double activations = 0; // bytes per device per micro-batch in flight
+  // Recomputation: the seconds its forward takes again in the backward (forward compute of the
+  // chosen strategies, their forward collectives and forward resharding on the layer's edges), and
+  // the bytes per device per micro-batch it then keeps: its input tensors (each producer's tensor
+  // once, divided by the pieces the plan cuts it into; see layer_costs.cpp).
+  double forward = 0;
+  double inputs = 0;
 };
 
 enum Variant : int { kFastest = 0, kLeastMemory = 1 };

@@ -14,6 +14,14 @@
 // within t_max_gap above the smallest untried one (it runs at the largest of them): it finds
 // every plan whose largest stage is one of them, with a minimal sum and a largest latency at most
 // (1 + gap) times that plan's, so T is within a factor (1 + gap) of the optimum.
+//
+// Recomputation (StageOptions::recompute): a recomputed layer adds its forward seconds to the
+// stage latency and keeps only its inputs per micro-batch in flight; during its own backward one
+// micro-batch of its full activations is live again, counted once per stage (the largest of the
+// stage's recomputed layers). For a span, mesh and sharding, kAuto orders the span's layers by
+// bytes saved per micro-batch per second of recomputation (only layers that save memory) and
+// recomputes the shortest prefix of that order that fits; kAlways recomputes every layer. The DP
+// sees, per (s, span, shape), the fastest fitting option as before.
 #include <opplan/stages.hpp>
 
 #include <algorithm>
@@ -39,6 +47,8 @@ bool StageOptions::IsValid(std::string* error) const {
   if (!(clustering_epsilon >= 0) || std::isinf(clustering_epsilon))
     add(fmt::format("clustering_epsilon must be finite and >= 0 (is {})", clustering_epsilon));
   if (!(t_max_gap >= 0) || std::isinf(t_max_gap)) add(fmt::format("t_max_gap must be finite and >= 0 (is {})", t_max_gap));
+  if (recompute != Recompute::kNever && recompute != Recompute::kAlways && recompute != Recompute::kAuto)
+    add(fmt::format("recompute must be kNever, kAlways or kAuto (is {})", static_cast<int>(recompute)));
   for (const SubmeshShape& s : submesh_shapes)
     if (s.hosts < 1 || s.devices < 1) add(fmt::format("submesh shape ({}, {}) must have positive sides", s.hosts, s.devices));
   std::string sharding_error;
@@ -76,12 +86,22 @@ struct Option {
   double latency = kNoPlan;
   int candidate = -1;
   int variant = 0;
+  int recomputed = 0;  // the first `recomputed` layers of recompute_order() are recomputed
+};
+
+// A span's cost with some of its layers recomputed.
+struct SpanCost {
+  double latency = 0, parameters = 0, activations = 0;  // activations: per micro-batch in flight
+  double recompute_seconds = 0, peak = 0;                // peak: once per stage
+  double memory(int in_flight) const { return parameters + in_flight * activations + peak; }
 };
 
 class StageDp {
  public:
-  StageDp(const std::vector<Candidate>& candidates, const CostTable& table, int B, double memory, int devices)
-      : B_(B), memory_(memory), D_(devices), L_(static_cast<int>(table.cost.size())) {
+  StageDp(const std::vector<Candidate>& candidates, const CostTable& table, int B, double memory, int devices,
+          Recompute recompute)
+      : B_(B), memory_(memory), D_(devices), L_(static_cast<int>(table.cost.size())), recompute_(recompute),
+        table_(table) {
     for (const Candidate& c : candidates)
       if (std::find(shapes_.begin(), shapes_.end(), c.shape) == shapes_.end()) shapes_.push_back(c.shape);
     P_ = static_cast<int>(shapes_.size());
@@ -98,25 +118,70 @@ class StageDp {
           p.latency = q.latency + x.latency, p.parameters = q.parameters + x.parameters, p.activations = q.activations + x.activations;
         }
     best_.assign(static_cast<std::size_t>(S_ + 1) * L_ * L_ * P_, Option{});
-    for (int s = 1; s <= S_; ++s)
-      for (int i = 0; i < L_; ++i)
-        for (int j = i; j < L_; ++j)
-          for (std::size_t c = 0; c < C; ++c) {
-            const int p = shape_index(candidates[c].shape);
-            for (int v = 0; v < 2; ++v) {
-              const LayerCost x = span(static_cast<int>(c), v, i, j);
-              if (x.parameters + std::min(s, B_) * x.activations > memory_) continue;
-              Option& o = best(s, i, j, p);
-              if (x.latency < o.latency) o = Option{x.latency, static_cast<int>(c), v};
+    std::vector<SpanCost> with;  // with[k]: the span with the first k layers of the order recomputed
+    for (int i = 0; i < L_; ++i)
+      for (int j = i; j < L_; ++j)
+        for (std::size_t c = 0; c < C; ++c) {
+          const int p = shape_index(candidates[c].shape);
+          for (int v = 0; v < 2; ++v) {
+            const int cc = static_cast<int>(c);
+            with.clear();
+            int base = 0;  // layers recomputed by with[0]
+            if (recompute_ == Recompute::kAlways) {
+              base = j - i + 1;
+              with.push_back(cost(cc, v, i, j, base));
+            } else {
+              with.push_back(cost(cc, v, i, j, 0));
+              if (recompute_ == Recompute::kAuto)
+                for (int l : recompute_order(cc, v, i, j)) with.push_back(extend(with.back(), cc, v, l));
+            }
+            for (int s = 1; s <= S_; ++s) {
+              // Latency grows with k: the first that fits is the fastest.
+              for (std::size_t k = 0; k < with.size(); ++k) {
+                if (with[k].memory(std::min(s, B_)) > memory_) continue;
+                Option& o = best(s, i, j, p);
+                if (with[k].latency < o.latency) o = Option{with[k].latency, cc, v, base + static_cast<int>(k)};
+                break;
+              }
             }
           }
+        }
+  }
+
+  // kAuto: the span's layers that save memory when recomputed, most bytes saved per second of
+  // forward first (ties: smaller activations first, then layer order). kAlways: every layer.
+  std::vector<int> recompute_order(int c, int v, int i, int j) const {
+    std::vector<int> order;
+    for (int l = i; l <= j; ++l)
+      if (recompute_ == Recompute::kAlways || layer(c, v, l).activations > layer(c, v, l).inputs) order.push_back(l);
+    if (recompute_ == Recompute::kAlways) return order;
+    auto saved = [&](int l) { return layer(c, v, l).activations - layer(c, v, l).inputs; };
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+      // saved(a) / forward(a) > saved(b) / forward(b), without dividing by zero.
+      const double lhs = saved(a) * layer(c, v, b).forward, rhs = saved(b) * layer(c, v, a).forward;
+      if (lhs != rhs) return lhs > rhs;
+      return layer(c, v, a).activations < layer(c, v, b).activations;
+    });
+    return order;
+  }
+
+  // The span without recomputation, or with the first k layers of recompute_order() recomputed.
+  SpanCost cost(int c, int v, int i, int j, int k) const {
+    const LayerCost x = span(c, v, i, j);
+    SpanCost out{x.latency, x.parameters, x.activations, 0, 0};
+    if (k == 0) return out;
+    const std::vector<int> order = recompute_order(c, v, i, j);
+    for (int t = 0; t < k && t < static_cast<int>(order.size()); ++t) out = extend(out, c, v, order[static_cast<std::size_t>(t)]);
+    return out;
   }
 
   LayerCost span(int c, int v, int i, int j) const {
     const auto& p = prefix_[static_cast<std::size_t>(c) * 2 + static_cast<std::size_t>(v)];
     const LayerCost& a = p[static_cast<std::size_t>(j) + 1];
     const LayerCost& b = p[static_cast<std::size_t>(i)];
-    return {a.latency - b.latency, a.parameters - b.parameters, a.activations - b.activations};
+    LayerCost out;
+    out.latency = a.latency - b.latency, out.parameters = a.parameters - b.parameters, out.activations = a.activations - b.activations;
+    return out;
   }
 
   std::vector<double> t_max_values() const {
@@ -179,9 +244,23 @@ class StageDp {
     return static_cast<int>(std::find(shapes_.begin(), shapes_.end(), shape) - shapes_.begin());
   }
 
+  const LayerCost& layer(int c, int v, int l) const {
+    return table_.cost[static_cast<std::size_t>(l)][static_cast<std::size_t>(c)][static_cast<std::size_t>(v)];
+  }
+  SpanCost extend(SpanCost x, int c, int v, int l) const {
+    const LayerCost& y = layer(c, v, l);
+    x.latency += y.forward;
+    x.recompute_seconds += y.forward;
+    x.activations += y.inputs - y.activations;
+    x.peak = std::max(x.peak, y.activations);
+    return x;
+  }
+
   int B_;
   double memory_;
   int D_, L_, P_ = 0, S_ = 0;
+  Recompute recompute_;
+  const CostTable& table_;
   std::vector<SubmeshShape> shapes_;
   std::vector<std::vector<LayerCost>> prefix_;
   std::vector<Option> best_;
@@ -238,17 +317,27 @@ std::string StagePlan::BriefReport() const {
                      seconds_text(planning_seconds));
 }
 
+int StagePlan::num_recomputed_layers() const {
+  int n = 0;
+  for (const Stage& s : stages) n += static_cast<int>(s.recomputed_layers.size());
+  return n;
+}
+
 std::string StagePlan::FullReport() const {
   std::string out = BriefReport() + "\n";
   for (std::size_t i = 0; i < stages.size(); ++i) {
     const Stage& s = stages[i];
     out += fmt::format(
         "stage {}: layers {}-{} ({} ops), submesh ({}, {}), logical mesh {}x{} on devices {}..{}, {} per micro-batch{}, "
-        "memory {} = {} + {} x {}\n",
+        "memory {} = {} + {} x {}",
         i, s.first_layer, s.last_layer, s.ops.size(), s.submesh.hosts, s.submesh.devices, s.mesh.rows, s.mesh.cols,
         s.mesh.devices.empty() ? 0u : s.mesh.devices.front().value(), s.mesh.devices.empty() ? 0u : s.mesh.devices.back().value(),
         seconds_text(s.latency), s.least_memory_sharding ? " (least-memory sharding)" : "", bytes_text(s.memory_bytes),
         bytes_text(s.parameter_bytes), s.microbatches_in_flight, bytes_text(s.activation_bytes));
+    if (!s.recomputed_layers.empty())
+      out += fmt::format(" + {} recompute peak; recomputes layers {} (+{})", bytes_text(s.recompute_peak_bytes),
+                         fmt::join(s.recomputed_layers, ","), seconds_text(s.recompute_seconds));
+    out += "\n";
   }
   return out;
 }
@@ -288,7 +377,7 @@ Result<StagePlan> plan_stages(const Graph& graph, const Cluster& cluster, const 
   plan.costing_seconds = since(costing_start);
   plan.num_shard_calls = table->shard_calls;
   const int D = hosts * per_host, B = options.num_microbatches;
-  const StageDp dp(candidates, *table, B, memory, D);
+  const StageDp dp(candidates, *table, B, memory, D, options.recompute);
 
   double best_total = kNoPlan;
   std::vector<StageDp::Pick> best_path, path;
@@ -311,13 +400,15 @@ Result<StagePlan> plan_stages(const Graph& graph, const Cluster& cluster, const 
   }
   if (best_path.empty()) {
     // A lower bound to report: every layer with its leanest sharding on its leanest mesh, one
-    // micro-batch in flight, spread evenly over all devices.
+    // micro-batch in flight (a recomputed layer: its inputs), spread evenly over all devices; a
+    // layer alone needs its full activations at least during its own backward.
     double total = 0, worst = 0;
     for (const auto& row : table->cost) {
       double least = kInf, least_per_device = kInf;
       for (std::size_t c = 0; c < row.size(); ++c)
         for (const LayerCost& x : row[c]) {
-          least = std::min(least, (x.parameters + x.activations) * candidates[c].shape.size());
+          const double kept = options.recompute == Recompute::kNever ? x.activations : std::min(x.activations, x.inputs);
+          least = std::min(least, (x.parameters + kept) * candidates[c].shape.size());
           least_per_device = std::min(least_per_device, x.parameters + x.activations);
         }
       total += least;
@@ -340,12 +431,19 @@ Result<StagePlan> plan_stages(const Graph& graph, const Cluster& cluster, const 
       stage.ops.insert(stage.ops.end(), plan.layers[static_cast<std::size_t>(l)].begin(), plan.layers[static_cast<std::size_t>(l)].end());
     stage.submesh = candidates[static_cast<std::size_t>(o.candidate)].shape;
     stage.least_memory_sharding = o.variant == kLeastMemory;
-    const LayerCost x = dp.span(o.candidate, o.variant, pick.k, pick.j);
+    const SpanCost x = dp.cost(o.candidate, o.variant, pick.k, pick.j, o.recomputed);
+    if (o.recomputed > 0) {
+      const std::vector<int> order = dp.recompute_order(o.candidate, o.variant, pick.k, pick.j);
+      stage.recomputed_layers.assign(order.begin(), order.begin() + o.recomputed);
+      std::sort(stage.recomputed_layers.begin(), stage.recomputed_layers.end());
+    }
     stage.latency = x.latency;
+    stage.recompute_seconds = x.recompute_seconds;
+    stage.recompute_peak_bytes = x.peak;
     stage.parameter_bytes = x.parameters;
     stage.activation_bytes = x.activations;
     stage.microbatches_in_flight = std::min(pick.s, B);
-    stage.memory_bytes = x.parameters + stage.microbatches_in_flight * x.activations;
+    stage.memory_bytes = x.memory(stage.microbatches_in_flight);
     plan.max_stage_seconds = std::max(plan.max_stage_seconds, x.latency);
     plan.iteration_seconds += x.latency;
     plan.stages.push_back(std::move(stage));

@@ -72,7 +72,16 @@ void expect_consistent(const StagePlan& plan, const Cluster& cluster, const Grap
     EXPECT_EQ(st.first_layer, next_layer);
     next_layer = st.last_layer + 1;
     EXPECT_EQ(st.microbatches_in_flight, std::min(S - i, B)) << "stage " << i;  // 1F1B
-    EXPECT_DOUBLE_EQ(st.memory_bytes, st.parameter_bytes + st.microbatches_in_flight * st.activation_bytes);
+    EXPECT_DOUBLE_EQ(st.memory_bytes,
+                     st.parameter_bytes + st.microbatches_in_flight * st.activation_bytes + st.recompute_peak_bytes);
+    // Recomputation shows in all three fields or in none, and only on the stage's own layers.
+    EXPECT_EQ(st.recomputed_layers.empty(), st.recompute_seconds == 0) << "stage " << i;
+    EXPECT_EQ(st.recomputed_layers.empty(), st.recompute_peak_bytes == 0) << "stage " << i;
+    EXPECT_LT(st.recompute_seconds, st.latency) << "stage " << i;
+    for (int l : st.recomputed_layers) {
+      EXPECT_GE(l, st.first_layer);
+      EXPECT_LE(l, st.last_layer);
+    }
     for (DeviceId d : st.mesh.devices) {
       EXPECT_LE(st.memory_bytes, cluster.device(d).memory_bytes * (1 + 1e-12)) << "stage " << i;
       EXPECT_TRUE(devices.insert(d.value()).second) << "device used twice";
@@ -203,6 +212,7 @@ TEST(PlanStagesTest, FirstStageHoldsMoreMicroBatches) {
   Cluster cluster = gpus(1, 2, 1e12);
   StageOptions options;
   options.num_microbatches = 8;
+  options.recompute = Recompute::kNever;  // RecomputeTest.RecomputesOnlyLayersThatSaveMemory: kAuto
   auto plan = plan_stages(g, cluster, cm, options);
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
   ASSERT_EQ(plan->stages.size(), 2u);
@@ -259,6 +269,272 @@ TEST(PlanStagesTest, WeightSyncScaleChargesGradientAllReduceOnce) {
   EXPECT_EQ(shard(g, cluster, mesh, cm, bad).status().code(), StatusCode::kInvalidArgument);
 }
 
+// Layers of two unannotated ops, "up" (h -> 4h) and "down" (4h -> h): a layer keeps u + 4u bytes of
+// activations per micro-batch (u = T h 2) but has an input of only u, so recomputing it saves 4u
+// per micro-batch in flight (5u for the first layer, which has no input).
+Graph up_down(int layers, std::int64_t h = 1024) {
+  Graph g("up_down");
+  const std::int64_t b = 4, s = 512;
+  const double T = double(b * s), u = T * h * 2;
+  OpId prev;
+  for (int i = 0; i < layers; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      Op op;
+      op.name = (k == 0 ? "up" : "down") + std::to_string(i);
+      op.layer = "layer" + std::to_string(i);
+      op.kind = "generic";
+      op.shape = {b, s, k == 0 ? 4 * h : h};
+      op.dtype = DType::kF16;
+      op.forward.flops = 8 * T * h * h;
+      op.input_grad.flops = op.weight_grad.flops = 8 * T * h * h;
+      op.param_bytes = 8.0 * h * h;
+      op.activation_bytes = k == 0 ? u : 4 * u;
+      const OpId id = g.add_op(op);
+      if (i > 0 || k > 0) g.add_edge(prev, id, k == 0 ? u : 4 * u);
+      prev = id;
+    }
+  }
+  return g;
+}
+
+// One device, one stage, one micro-batch in flight: with room for 17u of activations (the layers
+// keep 20u) kAuto recomputes the fewest layers that fit -- layer 0 (keeps nothing, saves 5u) and
+// layer 1 (keeps u) leave 5u + 5u + u kept plus a 5u peak = 16u -- and the stage gets slower by
+// exactly the forward time of those two layers.
+TEST(RecomputeTest, MemoryThatForcesRecomputationCostsExactlyTheForward) {
+  const Graph g = up_down(4);
+  const double u = 4.0 * 512 * 1024 * 2;
+  const AnalyticCostModel cm;
+  Cluster cluster = gpus(1, 1, 1e12);
+  Mesh one{"1x1", 1, 1, {DeviceId(0)}};
+  double forward = 0;  // of one layer: up + down
+  for (int k = 0; k < 2; ++k) forward += cm.sharded_op_time(g.op(OpId(k)), Phase::kForward, cluster, one, 1);
+  StageOptions options;
+  options.num_microbatches = 4;
+
+  auto roomy = plan_stages(g, cluster, cm, options);  // kAuto, plenty of memory: nothing recomputed
+  ASSERT_TRUE(roomy.ok()) << roomy.status().to_string();
+  ASSERT_EQ(roomy->stages.size(), 1u);
+  const Stage& keep = roomy->stages[0];
+  EXPECT_TRUE(keep.recomputed_layers.empty());
+  EXPECT_DOUBLE_EQ(keep.activation_bytes, 20 * u);
+  const double params = keep.parameter_bytes;
+  EXPECT_DOUBLE_EQ(params, 8 * 8.0 * 1024 * 1024);
+
+  set_memory(cluster, params + 17 * u);
+  StageOptions never = options;
+  never.recompute = Recompute::kNever;
+  EXPECT_EQ(plan_stages(g, cluster, cm, never).status().code(), StatusCode::kFailedPrecondition);
+  auto tight = plan_stages(g, cluster, cm, options);
+  ASSERT_TRUE(tight.ok()) << tight.status().to_string();
+  ASSERT_EQ(tight->stages.size(), 1u);
+  const Stage& st = tight->stages[0];
+  EXPECT_EQ(st.recomputed_layers, (std::vector<int>{0, 1}));
+  EXPECT_EQ(tight->num_recomputed_layers(), 2);
+  EXPECT_DOUBLE_EQ(st.activation_bytes, 11 * u);       // layers 2, 3 whole; layer 1's input; layer 0 nothing
+  EXPECT_DOUBLE_EQ(st.recompute_peak_bytes, 5 * u);    // one layer's activations during its backward
+  EXPECT_DOUBLE_EQ(st.memory_bytes, params + 16 * u);
+  EXPECT_LE(st.memory_bytes, params + 17 * u);
+  EXPECT_NEAR(st.recompute_seconds, 2 * forward, 1e-15);
+  EXPECT_NEAR(st.latency, keep.latency + 2 * forward, 1e-15);
+  EXPECT_NEAR(tight->iteration_seconds, 4 * (keep.latency + 2 * forward), 1e-14);
+  EXPECT_NE(tight->FullReport().find("recomputes layers 0,1"), std::string::npos) << tight->FullReport();
+  expect_consistent(*tight, cluster, g);
+
+  // kAlways recomputes all four even with room: 4 layers' forward more, 3u kept + 5u peak.
+  set_memory(cluster, 1e12);
+  StageOptions always = options;
+  always.recompute = Recompute::kAlways;
+  auto all = plan_stages(g, cluster, cm, always);
+  ASSERT_TRUE(all.ok()) << all.status().to_string();
+  EXPECT_EQ(all->stages[0].recomputed_layers, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_NEAR(all->stages[0].latency, keep.latency + 4 * forward, 1e-15);
+  EXPECT_DOUBLE_EQ(all->stages[0].memory_bytes, params + 3 * u + 5 * u);
+
+  // Below what recomputing everything needs (8u), nothing fits; the error names the need.
+  set_memory(cluster, params + 7.5 * u);
+  auto none = plan_stages(g, cluster, cm, options);
+  EXPECT_EQ(none.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(none.status().message().find("needs"), std::string::npos);
+}
+
+// The tight memory of FirstStageHoldsMoreMicroBatches (room for 3.5 layer-activations): kNever
+// cuts 1 + 3 layers. Recomputing layers 1-3 of the unsharded chain saves nothing (each keeps an
+// input as large as its activations), but layer 0 has no producer and keeps nothing, so kAuto
+// recomputes it alone and cuts 2 + 2: the first stage keeps 2 x (0 + act) + act of peak.
+TEST(RecomputeTest, RecomputesOnlyLayersThatSaveMemory) {
+  const Graph g = chain(4, false, 1e6);
+  const AnalyticCostModel cm;
+  Cluster cluster = gpus(1, 2, 1e12);
+  const double act = g.op(OpId(0)).activation_bytes;
+  set_memory(cluster, 3.5 * act + 4e6);
+  StageOptions options;
+  options.num_microbatches = 8;
+  StageOptions never = options;
+  never.recompute = Recompute::kNever;
+  auto a = plan_stages(g, cluster, cm, options);
+  auto b = plan_stages(g, cluster, cm, never);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(b->stages.size(), 2u);
+  EXPECT_EQ(b->stages[0].last_layer, 0);
+  EXPECT_EQ(b->num_recomputed_layers(), 0);
+  Mesh one{"1x1", 1, 1, {DeviceId(0)}};
+  double t = 0;
+  for (Phase p : kAllPhases) t += cm.sharded_op_time(g.op(OpId(0)), p, cluster, one, 1);
+  const double f = cm.sharded_op_time(g.op(OpId(0)), Phase::kForward, cluster, one, 1);
+  EXPECT_NEAR(b->iteration_seconds, 4 * t + 7 * 3 * t, 1e-12);
+  ASSERT_EQ(a->stages.size(), 2u);
+  EXPECT_EQ(a->stages[0].last_layer, 1);
+  EXPECT_EQ(a->stages[0].recomputed_layers, (std::vector<int>{0}));
+  EXPECT_TRUE(a->stages[1].recomputed_layers.empty());
+  EXPECT_DOUBLE_EQ(a->stages[0].activation_bytes, act);
+  EXPECT_DOUBLE_EQ(a->stages[0].memory_bytes, a->stages[0].parameter_bytes + 2 * act + act);
+  EXPECT_NEAR(a->stages[0].latency, 2 * t + f, 1e-12);
+  EXPECT_NEAR(a->iteration_seconds, (2 * t + f) + 2 * t + 7 * (2 * t + f), 1e-12);
+  expect_consistent(*a, cluster, g);
+}
+
+// Two matmuls on a 1x2 mesh, each split in two without a forward collective (the fastest plans:
+// layer 0, with no producer, splits its output features, so no weight gradient to all-reduce and
+// its input whole; layer 1 splits the batch, its gradient all-reduce charged at 1/B). Recomputing
+// both costs their forward compute on 2 shards and nothing else (the parameter-gradient all-reduce
+// is not part of the forward) and keeps only layer 1's input, split in two like the batch.
+TEST(RecomputeTest, ForwardShareAndKeptInputsOnAShardedMesh) {
+  const Graph g = chain(2, true, 0, 4096);
+  const AnalyticCostModel cm;
+  const Cluster cluster = gpus(1, 2);
+  const Mesh mesh = make_mesh(cluster, 1, 2).value();
+  StageOptions options;
+  options.num_microbatches = 4;
+  options.submesh_shapes = {{1, 2}};
+  options.all_logical_meshes = false;
+  options.recompute = Recompute::kNever;
+  auto keep = plan_stages(g, cluster, cm, options);
+  options.recompute = Recompute::kAlways;
+  auto again = plan_stages(g, cluster, cm, options);
+  ASSERT_TRUE(keep.ok() && again.ok());
+  ASSERT_EQ(keep->stages.size(), 1u);
+  ASSERT_EQ(again->stages.size(), 1u);
+  const Stage& a = keep->stages[0];
+  const Stage& b = again->stages[0];
+  const double forward = cm.sharded_op_time(g.op(OpId(0)), Phase::kForward, cluster, mesh, 2);
+  EXPECT_NEAR(b.recompute_seconds, 2 * forward, 1e-15);
+  EXPECT_NEAR(b.latency, a.latency + 2 * forward, 1e-15);
+  const double u = g.op(OpId(0)).activation_bytes;  // b s h in f16
+  EXPECT_DOUBLE_EQ(a.activation_bytes, u + u / 2);    // layer 0's input whole, layer 1's halved
+  EXPECT_DOUBLE_EQ(b.activation_bytes, u / 2);        // layer 0 keeps nothing, layer 1 its input
+  EXPECT_DOUBLE_EQ(b.recompute_peak_bytes, u);        // layer 0's activations
+  EXPECT_DOUBLE_EQ(b.parameter_bytes, a.parameter_bytes);
+  EXPECT_EQ(b.recomputed_layers, (std::vector<int>{0, 1}));
+}
+
+// A GPT on 2 x 4 devices with Adam: the plans of kNever are those of the planner before
+// recomputation existed (numbers recorded from it), and kAuto keeps them while they fit.
+TEST(RecomputeTest, NeverReproducesTheGptPlansOfBefore) {
+  TransformerConfig c;
+  c.hidden = 512, c.heads = 8, c.layers = 8, c.seq_len = 256, c.vocab = 2048, c.micro_batch = 4;
+  const Graph g = build_transformer(c).value();
+  AnalyticCostModel::Options adam;
+  adam.param_memory_factor = 8;
+  const AnalyticCostModel cm(adam);
+  StageOptions options;
+  options.num_microbatches = 8;
+  options.num_layers = 4;
+  options.recompute = Recompute::kNever;
+  struct Expected {
+    int first, last, devices;
+    bool least_memory;
+    double latency, memory;
+  };
+  // (memory per device, iteration seconds, stages) as the planner before recomputation gave them.
+  const std::vector<std::pair<double, std::vector<Expected>>> cases = {
+      {0.3e9,
+       {{0, 0, 2, false, 0.00050808190071794865, 220487680},
+        {1, 1, 2, false, 0.00051164639405128199, 178024448},
+        {2, 2, 2, false, 0.00049422486071794866, 151240704},
+        {3, 3, 2, false, 0.00054380846194871778, 129029461.33333333}}},
+      {0.15e9,
+       {{0, 0, 2, true, 0.00060089638071794888, 143319040},
+        {1, 2, 4, true, 0.0010828283273846147, 120307712},
+        {3, 3, 2, false, 0.00054380846194871778, 129029461.33333333}}}};
+  const double iteration[] = {0.0058644208510769211, 0.0098073314617435833};
+  for (std::size_t n = 0; n < cases.size(); ++n) {
+    const Cluster cluster = gpus(2, 4, cases[n].first);
+    auto plan = plan_stages(g, cluster, cm, options);
+    ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+    EXPECT_NEAR(plan->iteration_seconds, iteration[n], 1e-12 * iteration[n]) << cases[n].first;
+    ASSERT_EQ(plan->stages.size(), cases[n].second.size()) << cases[n].first;
+    for (std::size_t i = 0; i < plan->stages.size(); ++i) {
+      const Stage& st = plan->stages[i];
+      const Expected& e = cases[n].second[i];
+      EXPECT_EQ(st.first_layer, e.first);
+      EXPECT_EQ(st.last_layer, e.last);
+      EXPECT_EQ(st.submesh.size(), e.devices);
+      EXPECT_EQ(st.least_memory_sharding, e.least_memory);
+      EXPECT_NEAR(st.latency, e.latency, 1e-12 * e.latency);
+      EXPECT_NEAR(st.memory_bytes, e.memory, 1e-9 * e.memory);
+      EXPECT_TRUE(st.recomputed_layers.empty());
+    }
+    expect_consistent(*plan, cluster, g);
+    // With room to keep everything kAuto finds the same iteration time; when memory is tight it
+    // may trade a least-memory sharding for recomputation, but only if that is faster.
+    StageOptions automatic = options;
+    automatic.recompute = Recompute::kAuto;
+    auto with = plan_stages(g, cluster, cm, automatic);
+    ASSERT_TRUE(with.ok()) << with.status().to_string();
+    if (n == 0) EXPECT_NEAR(with->iteration_seconds, iteration[n], 1e-12 * iteration[n]);
+    EXPECT_LE(with->iteration_seconds, iteration[n] * (1 + options.t_max_gap));
+    expect_consistent(*with, cluster, g);
+  }
+}
+
+// As memory shrinks, kAuto plans get no faster, every one fits by its own memory model, they keep
+// fitting below the memory at which keeping every activation fails, and there they recompute.
+TEST(RecomputeTest, ShrinkingMemoryAlwaysFitsAndRecomputesBelowTheKeepAllLimit) {
+  TransformerConfig c;
+  c.hidden = 512, c.heads = 8, c.layers = 8, c.seq_len = 512, c.vocab = 2048, c.micro_batch = 8;
+  const Graph g = build_transformer(c).value();
+  AnalyticCostModel::Options adam;
+  adam.param_memory_factor = 8;
+  const AnalyticCostModel cm(adam);
+  Cluster cluster = gpus(1, 2, 1e12);
+  StageOptions options;
+  options.num_microbatches = 8;
+  options.num_layers = 4;
+  options.t_max_gap = 0;
+  StageOptions never = options;
+  never.recompute = Recompute::kNever;
+  auto roomy = plan_stages(g, cluster, cm, options);
+  ASSERT_TRUE(roomy.ok()) << roomy.status().to_string();
+  EXPECT_EQ(roomy->num_recomputed_layers(), 0);
+  double peak = 0;
+  for (const Stage& st : roomy->stages) peak = std::max(peak, st.memory_bytes);
+  double previous = roomy->iteration_seconds;
+  int only_with_recompute = 0, plans = 0;
+  for (double memory = peak * 0.95; memory > 1e6; memory *= 0.8) {
+    set_memory(cluster, memory);
+    auto plan = plan_stages(g, cluster, cm, options);
+    auto keep = plan_stages(g, cluster, cm, never);
+    if (!plan.ok()) {
+      EXPECT_EQ(plan.status().code(), StatusCode::kFailedPrecondition) << plan.status().to_string();
+      EXPECT_FALSE(keep.ok());
+      break;
+    }
+    ++plans;
+    expect_consistent(*plan, cluster, g);
+    EXPECT_GE(plan->iteration_seconds, previous * (1 - 1e-12)) << memory;
+    previous = plan->iteration_seconds;
+    if (keep.ok()) {
+      EXPECT_LE(plan->iteration_seconds, keep->iteration_seconds * (1 + 1e-12)) << memory;
+    } else {
+      ++only_with_recompute;
+      EXPECT_GT(plan->num_recomputed_layers(), 0) << memory;
+    }
+  }
+  EXPECT_GE(plans, 4);
+  EXPECT_GE(only_with_recompute, 2);
+}
+
 TEST(PlanStagesTest, BadInputIsReported) {
   const Graph g = chain(4, false);
   const AnalyticCostModel cm;
@@ -275,6 +551,11 @@ TEST(PlanStagesTest, BadInputIsReported) {
   r = plan_stages(g, uneven, cm);
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("equal device counts"), std::string::npos);
+  StageOptions recompute;
+  recompute.recompute = static_cast<Recompute>(7);
+  r = plan_stages(g, gpus(1, 2), cm, recompute);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("recompute must be"), std::string::npos) << r.status().message();
   StageOptions shapes;
   shapes.submesh_shapes = {{3, 3}};
   EXPECT_EQ(plan_stages(g, gpus(1, 2), cm, shapes).status().code(), StatusCode::kInvalidArgument);

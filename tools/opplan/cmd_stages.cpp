@@ -59,7 +59,8 @@ nlohmann::ordered_json to_json(const Graph& g, const Cluster& c, const StagePlan
                       {"parameter_bytes", s.parameter_bytes},
                       {"activation_bytes", s.activation_bytes},
                       {"microbatches_in_flight", s.microbatches_in_flight},
-                      {"memory_bytes", s.memory_bytes}});
+                      {"memory_bytes", s.memory_bytes},
+                      {"recomputed_layers", s.recomputed_layers}});
   }
   j["stages"] = std::move(stages);
   return j;
