@@ -79,7 +79,8 @@ Result<Plan> operator_level(const Graph& graph, const Cluster& cluster, const Co
 }
 
 // The stage pipeline of a StagePlan as a PipelineSpec: one "device" per stage, each stage's
-// latency split into F / b / W in the proportions of its ops' unsharded times, the tensors
+// latency (less its recomputed forwards, which go to b) split into F / b / W in the proportions of
+// its ops' unsharded times, the tensors
 // crossing a boundary sent between the meshes' first devices (divided over the smaller mesh, as
 // every device sends its shard).
 Result<PipelineSpec> stage_pipeline(const Graph& graph, const Cluster& cluster, const CostModel& cost,
@@ -104,12 +105,15 @@ Result<PipelineSpec> stage_pipeline(const Graph& graph, const Cluster& cluster, 
       w += cost.op_time(op, Phase::kWeightGrad, device);
     }
     const double total = f + b + w;
+    // Recomputed forwards run again during the backward: they belong to b, not to the split.
+    const double split = stage.latency - stage.recompute_seconds;
     StageSpec st;
-    st.forward = total > 0 ? stage.latency * f / total : stage.latency / 3;
-    st.input_grad = total > 0 ? stage.latency * b / total : stage.latency / 3;
-    st.weight_grad = total > 0 ? stage.latency * w / total : stage.latency / 3;
+    st.forward = total > 0 ? split * f / total : split / 3;
+    st.input_grad = (total > 0 ? split * b / total : split / 3) + stage.recompute_seconds;
+    st.weight_grad = total > 0 ? split * w / total : split / 3;
     st.activation = stage.activation_bytes;
-    st.params = stage.parameter_bytes;
+    // The one full-activation peak of a recomputed layer's backward is held once per stage.
+    st.params = stage.parameter_bytes + stage.recompute_peak_bytes;
     spec.stages.push_back(st);
   }
   std::vector<double> crossing(static_cast<std::size_t>(S), 0);
