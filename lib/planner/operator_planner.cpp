@@ -386,10 +386,16 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
         "list schedules");
   if (placement == stages)
     for (const auto& [orders, name] : stage_orders) offer(orders, "stages/" + name, "list schedules");
+  bool cut = false;  // the time limit (or a stop) cut a phase short
   for (const auto& ph : kPhases)
-    for (bool tail : {false, true})
+    for (bool tail : {false, true}) {
+      if (!search.orders.empty() && remaining() <= 0) {
+        cut = true;
+        break;
+      }
       offer(detail::list_schedule(g, detail::ListRule{ph.f, ph.b, ph.w, tail, 0}),
             fmt::format("list/{}{}", ph.name, tail ? "+tail" : ""), "list schedules");
+    }
 
   if (search.orders.empty())
     return options.score ? Status(StatusCode::kFailedPrecondition,
@@ -407,7 +413,6 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
   };
 
   // Random list schedules, then the MIP over windows.
-  bool cut = false;
   {
     std::mt19937 rng(static_cast<std::uint32_t>(options.seed) + 1u);
     const int draws = detail::random_list_draws(g.ops.size());
@@ -437,7 +442,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
                                                static_cast<std::size_t>(options.mip_windows));
     plan.mip_solves = windows.solves;
     plan.mip_improvements = windows.improvements;
-    cut = windows.cut;
+    cut = cut || windows.cut;
   }
 
   // Back to operators, and the independent check.
