@@ -1,5 +1,7 @@
-// Question: how fast is opplan's intra-op sharding ILP (LP relaxation first, GLPK branch-and-bound
-// when it is fractional) against CBC on exactly the same instance?
+// Question: how fast is opplan's intra-op sharding ILP (exact variable elimination with the memory
+// row relaxed, GLPK branch-and-bound when that leaves a gap) against CBC on exactly the same
+// instance? `--glpk` times opplan's former path instead (LP relaxation first, branch-and-bound
+// when it is fractional), for a before/after in one run.
 // Target (issue 6): at least 10x faster than CBC at equal objective.
 //
 // For GPT-3 1.3B and 2.6B on 2x4 and 1x8 meshes of a DGX-A100, with identical layers tied (the
@@ -12,7 +14,10 @@
 // solving) minus the wall time of cbc on a one-variable file, so process start-up is not held
 // against it.
 //
-// usage: bench_sharding_vs_cbc [repeats=3] [workdir=/tmp]
+// Each instance twice: at the device memory (80 GB, the memory row slack) and at a budget halfway
+// between the least memory any plan needs and the unconstrained optimum's ("mid": the row binds).
+//
+// usage: bench_sharding_vs_cbc [repeats=3] [workdir=/tmp] [--glpk]
 #include <opplan/opplan.hpp>
 #include <opplan/sharding.hpp>
 
@@ -85,6 +90,8 @@ double cbc_startup(const std::string& dir, int repeats) {
 int main(int argc, char** argv) {
   const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
   const std::string dir = argc > 2 ? argv[2] : "/tmp";
+  const bool glpk_only = argc > 3 && std::string(argv[3]) == "--glpk";
+  if (glpk_only) std::printf("opplan: GLPK only (LP relaxation, then branch-and-bound)\n");
   const bool have_cbc = std::system("command -v cbc > /dev/null 2>&1") == 0;
   if (!have_cbc) std::fprintf(stderr, "cbc not found (Debian package coinor-cbc): opplan times only\n");
   const double startup = have_cbc ? cbc_startup(dir, repeats) : 0;
@@ -92,18 +99,30 @@ int main(int argc, char** argv) {
 
   const opplan::Cluster cluster = opplan::Cluster::dgx_a100(1);
   const opplan::AnalyticCostModel cost_model;
-  std::printf("%-10s %-4s %-6s %6s %5s %6s %12s %12s %8s %8s %8s %7s\n", "model", "mesh", "layers", "vars", "rows",
-              "LP int", "opplan us", "cbc us", "build s", "solve s", "cbc s", "ratio");
+  std::printf("%-10s %-4s %-6s %-6s %6s %5s %-34s %12s %12s %8s %9s %8s %7s\n", "model", "mesh", "layers", "budget",
+              "vars", "rows", "method", "opplan us", "cbc us", "build s", "solve s", "cbc s", "ratio");
   bool all_agree = true;
   std::vector<double> ratios;
   for (const char* model : {"gpt3-1.3b", "gpt3-2.6b"}) {
     const opplan::Graph graph = opplan::zoo_model(model).value();
     for (auto [rows, cols] : {std::pair{2, 4}, std::pair{1, 8}}) {
       const opplan::Mesh mesh = opplan::make_mesh(cluster, rows, cols).value();
-      for (bool tie : {true, false}) {
+      for (int variant = 0; variant < 4; ++variant) {
+        const bool tie = variant % 2 == 0;
+        const bool budgeted = variant >= 2;
         opplan::ShardingOptions options;
         options.tie_repeated_layers = tie;
-        options.mps_file = dir + "/opplan-shard-" + model + "-" + mesh.name + (tie ? "-tied" : "-untied") + ".mps";
+        options.exact_elimination = !glpk_only;
+        if (budgeted) {
+          // Halfway between the least memory any plan needs and the memory of the unconstrained
+          // optimum: the memory row binds.
+          const opplan::ShardingProblem problem = opplan::build_sharding_problem(graph, cluster, mesh, cost_model).value();
+          const opplan::ShardingFormulation formulation(graph, problem, options);
+          const double free_memory = opplan::shard(graph, cluster, mesh, cost_model, options).value().memory_bytes;
+          options.memory_budget = (formulation.minimum_memory() + free_memory) / 2;
+        }
+        options.mps_file = dir + "/opplan-shard-" + model + "-" + mesh.name + (tie ? "-tied" : "-untied") +
+                           (budgeted ? "-budget" : "") + ".mps";
         std::vector<double> times;
         opplan::ShardingPlan plan;
         for (int r = 0; r < repeats; ++r) {
@@ -122,11 +141,13 @@ int main(int argc, char** argv) {
         const bool timed = cbc.ok && cbc.seconds >= 1e-3;
         const double ratio = timed ? cbc.seconds / median(times) : NAN;
         if (timed) ratios.push_back(ratio);
+        if (plan.method.find("branch-and-bound") != std::string::npos) std::fprintf(stderr, "  (%s)\n", plan.message.c_str());
         if (cbc.ok && std::fabs(cbc.objective - ours) > 1e-6 * std::fabs(cbc.objective)) all_agree = false;
         char ratio_text[32] = "      -";
         if (timed) std::snprintf(ratio_text, sizeof ratio_text, "%6.1fx", ratio);
-        std::printf("%-10s %-4s %-6s %6zu %5zu %6s %12.4f %12.4f %8.4f %8.4f %8.4f %s\n", model, mesh.name.c_str(),
-                    tie ? "tied" : "untied", plan.num_variables, plan.num_rows, plan.lp_integral ? "yes" : "no", ours,
+        std::printf("%-10s %-4s %-6s %-6s %6zu %5zu %-34s %12.4f %12.4f %8.4f %9.6f %8.4f %s\n", model,
+                    mesh.name.c_str(), tie ? "tied" : "untied", budgeted ? "mid" : "device", plan.num_variables,
+                    plan.num_rows, plan.method.c_str(), ours,
                     cbc.objective, plan.build_seconds, median(times), cbc.seconds, ratio_text);
       }
     }

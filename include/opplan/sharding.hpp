@@ -9,8 +9,9 @@
 //   ShardingFormulation  the integer program over a ShardingProblem (one-hot strategy per op,
 //                      linearised edge products, a memory row), after follow-merging light ops
 //                      and tying identical layers; an opplan::Formulation, so users can extend it.
-//   shard()            all of it: problem, formulation, LP relaxation first, branch-and-bound
-//                      when the relaxation is fractional, and the per-op plan.
+//   shard()            all of it: problem, formulation, exact variable elimination first (the
+//                      memory row relaxed), GLPK (LP relaxation, branch-and-bound) when that
+//                      cannot prove the optimum, and the per-op plan.
 //
 // docs/sharding.md explains how annotations become strategies and costs, with a worked example.
 // Thread-safety: functions are re-entrant; objects are not shared between threads by opplan.
@@ -138,6 +139,12 @@ struct ShardingOptions {
   // Ops at the same position of layers with identical structure (Op::layer tags) share one
   // strategy vector.
   bool tie_repeated_layers = true;
+  // Solve exactly by variable elimination first (min-sum dynamic programming over the ILP nodes'
+  // strategies in a low-width order, the memory row relaxed with a Lagrange multiplier, branching
+  // on that bound when it leaves a gap): accepted when it proves optimality, else its plan
+  // warm-starts GLPK's branch-and-bound and its bound is kept.
+  // Skipped when the graph is too wide (an elimination table above 2^24 entries).
+  bool exact_elimination = true;
   // Solve the LP relaxation first and accept it when it is integral; branch-and-bound otherwise.
   bool solve_lp_first = true;
   double integrality_tolerance = 1e-6;  // (0, 0.5)
@@ -177,6 +184,19 @@ class OPPLAN_EXPORT ShardingFormulation : public Formulation {
   // A feasible assignment (one value per variable) from fractional "s" values: the largest value
   // per node, or each node's least-memory strategy when that breaks the memory budget.
   std::vector<double> round(const std::vector<double>& values) const;
+
+  // Solves the ILP of the last build() without LP or GLPK (docs/sharding.md, "Solving"):
+  // bucket elimination of the nodes in a greedy min-table order, exact for the objective, and
+  // Lagrangian relaxation of the memory row when the unconstrained optimum does not fit, and
+  // depth-first branching on that bound (a node's strategy fixed or forbidden) when it leaves a gap,
+  // within 400 eliminations. termination kOptimal when proved (the memory row slack, the bound
+  // meeting the best plan within the budget to 1e-9 relative, or every branch closed); kFeasible
+  // with that plan and the root bound otherwise;
+  // kNoSolutionFound when an elimination table would exceed 2^24 entries or no plan within the
+  // budget was found; kInvalidInput before a successful build() or when extensions were added
+  // (elimination knows only the formulation's own rows and costs). Values are per variable of the
+  // build, objective and best_bound in the ILP's units (microseconds); message says which case.
+  SolveResult solve_exact(double time_limit = kInf) const;
 
   // The op whose strategy decides `op`'s: the leader of the light ops it follows, or `op` itself.
   OpId leader_of(OpId op) const;
@@ -220,6 +240,11 @@ struct OPPLAN_EXPORT ShardingPlan {
   double memory_bytes = 0;           // per device
   double memory_budget = 0;          // bytes, possibly kInf
   bool lp_integral = false;          // the LP relaxation's optimum was integral: no branching needed
+  // How the plan was found: "variable elimination", "variable elimination + Lagrangian" (the
+  // memory row binds; the Lagrangian bound proved it), "variable elimination + Lagrangian B&B"
+  // (proved by branching on that bound), "LP relaxation", "branch-and-bound" (or "branch-and-bound from elimination" when its plan was
+  // the warm start), "warm start" (a limit stopped branch-and-bound first).
+  std::string method;
   double build_seconds = 0;          // strategies, costs and the ILP
   double solve_seconds = 0;          // LP relaxation and branch-and-bound
   std::size_t num_variables = 0, num_rows = 0;
@@ -234,8 +259,9 @@ struct OPPLAN_EXPORT ShardingPlan {
 
 // Plans the sharding of every op. Fails (never throws for bad input) when the options, graph,
 // cluster, mesh or an annotation are wrong, or when the memory budget is below the minimum
-// possible (the message gives the minimum). A time-out returns the best plan found, at worst the
-// rounded LP solution or the least-memory plan, with termination kFeasible.
+// possible (the message gives the minimum). A time-out returns the best plan found, at worst
+// elimination's plan within the budget, the rounded LP solution or the least-memory plan, with
+// termination kFeasible.
 OPPLAN_EXPORT Result<ShardingPlan> shard(const Graph& graph, const Cluster& cluster, const Mesh& mesh,
                                          const CostModel& cost_model, const ShardingOptions& options = {});
 

@@ -12,11 +12,13 @@
 #include <opplan/sharding.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "sharding/elimination.hpp"
 #include "sharding/reduction.hpp"
 
 OPPLAN_BEGIN_NAMESPACE
@@ -78,6 +80,21 @@ struct ShardingFormulation::Impl {
       }
     }
     return choice;
+  }
+
+  // One value per variable of the last build for a node-local strategy choice.
+  std::vector<double> values_of(const std::vector<int>& choice) const {
+    std::vector<double> out(num_variables, 0.0);
+    for (std::size_t n = 0; n < s.size(); ++n)
+      if (!s[n].empty()) out[s[n][static_cast<std::size_t>(choice[n])].index()] = 1;
+    for (std::size_t k = 0; k < e.size(); ++k) {
+      const auto& edge = reduction.edges[k];
+      const auto c = static_cast<std::size_t>(edge.row_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(edge.a)])]);
+      const auto d = static_cast<std::size_t>(edge.col_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(edge.b)])]);
+      out[e[k][c * static_cast<std::size_t>(edge.num_col_classes) + d].index()] = 1;
+    }
+    if (constant.valid()) out[constant.index()] = 1;
+    return out;
   }
 
   double memory_of(const std::vector<int>& choice) const {
@@ -228,17 +245,40 @@ std::vector<double> ShardingFormulation::round(const std::vector<double>& values
       choice[n] = static_cast<int>(std::min_element(mem.begin(), mem.end()) - mem.begin());
     }
   }
-  std::vector<double> out(m.num_variables, 0.0);
-  for (std::size_t n = 0; n < m.s.size(); ++n)
-    if (!m.s[n].empty()) out[m.s[n][static_cast<std::size_t>(choice[n])].index()] = 1;
-  for (std::size_t k = 0; k < m.e.size(); ++k) {
-    const auto& edge = m.reduction.edges[k];
-    const auto c = static_cast<std::size_t>(edge.row_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(edge.a)])]);
-    const auto d = static_cast<std::size_t>(edge.col_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(edge.b)])]);
-    out[m.e[k][c * static_cast<std::size_t>(edge.num_col_classes) + d].index()] = 1;
+  return m.values_of(choice);
+}
+
+SolveResult ShardingFormulation::solve_exact(double time_limit) const {
+  const Impl& m = *impl_;
+  SolveResult result;
+  result.solver_name = "variable elimination";
+  if (!m.mismatch.ok() || m.num_variables == 0 || m.s.size() != m.reduction.nodes.size()) {
+    result.termination = Termination::kInvalidInput;
+    result.message = m.mismatch.ok() ? "ShardingFormulation::solve_exact: build() has not succeeded" : m.mismatch.message();
+    return result;
   }
-  if (m.constant.valid()) out[m.constant.index()] = 1;
-  return out;
+  if (num_extensions() > 0) {
+    result.termination = Termination::kInvalidInput;
+    result.message = fmt::format("ShardingFormulation::solve_exact: {} extension(s) change the model; solve it with a Solver",
+                                 num_extensions());
+    return result;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const detail::EliminationResult ex = detail::solve_by_elimination(m.reduction, m.budget, time_limit);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.message = ex.message;
+  if (!ex.has_solution) {
+    result.termination = Termination::kNoSolutionFound;
+    return result;
+  }
+  result.has_solution = true;
+  result.values = m.values_of(ex.choice);
+  result.objective = ex.cost * kObjectiveScale;
+  result.best_bound = ex.lower_bound * kObjectiveScale;
+  result.gap = std::fabs(result.objective - result.best_bound) / (std::fabs(result.objective) + 2.220446049250313e-16);
+  result.nodes = ex.runs;
+  result.termination = ex.proved_optimal ? Termination::kOptimal : Termination::kFeasible;
+  return result;
 }
 
 OPPLAN_END_NAMESPACE

@@ -1,5 +1,5 @@
-// shard(): problem, formulation, LP relaxation first, branch-and-bound when it is fractional,
-// and the plan with its reports.
+// shard(): problem, formulation, exact variable elimination first, then (when it cannot prove the
+// optimum) the LP relaxation and branch-and-bound, and the plan with its reports.
 #include <opplan/sharding.hpp>
 
 #include <algorithm>
@@ -63,7 +63,8 @@ std::string ShardingPlan::BriefReport() const {
       "{} variables, solved in {}",
       to_string(termination), seconds_text(objective), seconds_text(compute_seconds),
       seconds_text(communication_seconds), seconds_text(resharding_seconds), bytes_text(memory_bytes),
-      bytes_text(memory_budget), lp_integral ? "LP relaxation integral" : "branch-and-bound", num_nodes, num_followers,
+      bytes_text(memory_budget), lp_integral ? "LP relaxation integral" : (method.empty() ? "branch-and-bound" : method),
+      num_nodes, num_followers,
       num_tied, num_pruned, num_variables, seconds_text(solve_seconds));
 }
 
@@ -115,8 +116,30 @@ Result<ShardingPlan> shard(const Graph& graph, const Cluster& cluster, const Mes
   const auto solve_start = Clock::now();
   std::vector<double> values;
   double ilp_objective = 0, bound = -kInf;
+  // Exact elimination first; its plan (always within the budget) warm-starts branch-and-bound
+  // when the Lagrangian bound leaves a gap, in which case the LP relaxation cannot be integral
+  // (the Lagrangian bound is at least the LP bound), so the LP step is skipped.
+  std::vector<double> elimination_start;
+  if (options.exact_elimination && options.time_limit > 0) {  // a limit of 0 returns the warm start at once
+    const SolveResult exact = formulation.solve_exact(options.time_limit);
+    if (exact.has_solution) {
+      bound = exact.best_bound;
+      if (exact.termination == Termination::kOptimal) {
+        values = exact.values;
+        ilp_objective = model->objective_value(values);
+        plan.termination = Termination::kOptimal;
+        plan.method = exact.message.find("branching") != std::string::npos ? "variable elimination + Lagrangian B&B"
+                      : exact.message.find("relaxed") != std::string::npos ? "variable elimination + Lagrangian"
+                                                                            : "variable elimination";
+        plan.message = exact.message;
+      } else {
+        elimination_start = exact.values;
+        plan.message = exact.message;
+      }
+    }
+  }
   SolveResult lp;
-  if (options.solve_lp_first) {
+  if (values.empty() && elimination_start.empty() && options.solve_lp_first) {
     LpOptions lp_options;
     lp_options.time_limit = options.time_limit;
     lp = solve_lp_relaxation(*model, lp_options);
@@ -126,13 +149,16 @@ Result<ShardingPlan> shard(const Graph& graph, const Cluster& cluster, const Mes
         values = lp.values;
         ilp_objective = lp.objective;
         plan.lp_integral = true;
+        plan.method = "LP relaxation";
         plan.termination = Termination::kOptimal;
         plan.message = "the LP relaxation is integral: no branching needed";
       }
     }
   }
   if (values.empty()) {
-    const std::vector<double> warm = formulation.round(lp.has_solution ? lp.values : std::vector<double>{});
+    const std::vector<double> warm = !elimination_start.empty()
+                                         ? elimination_start
+                                         : formulation.round(lp.has_solution ? lp.values : std::vector<double>{});
     SolveArguments args;
     args.options.time_limit = std::max(0.0, options.time_limit - since(solve_start));
     args.options.relative_gap = options.relative_gap;
@@ -144,7 +170,8 @@ Result<ShardingPlan> shard(const Graph& graph, const Cluster& cluster, const Mes
       values = mip.values;
       ilp_objective = mip.objective;
       plan.termination = mip.termination;
-      plan.message = mip.message;
+      plan.method = elimination_start.empty() ? "branch-and-bound" : "branch-and-bound from elimination";
+      plan.message = plan.message.empty() ? mip.message : plan.message + "; " + mip.message;
       bound = std::max(bound, mip.best_bound);
     } else if (mip.termination == Termination::kInfeasible) {
       return Status(StatusCode::kInvalidArgument,
@@ -156,7 +183,9 @@ Result<ShardingPlan> shard(const Graph& graph, const Cluster& cluster, const Mes
       values = warm;
       ilp_objective = model->objective_value(warm);
       plan.termination = Termination::kFeasible;
-      plan.message = fmt::format("{}; returning the rounded LP relaxation", mip.message);
+      plan.method = "warm start";
+      plan.message = fmt::format("{}; returning {}", mip.message,
+                                 elimination_start.empty() ? "the rounded LP relaxation" : "the elimination's plan");
     }
   }
   plan.solve_seconds = since(solve_start);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -59,9 +60,18 @@ TEST(ShardTest, MlpOnOneByFourIsMegatronColumnThenRow) {
   EXPECT_DOUBLE_EQ(plan.communication_seconds, all_reduce);
   EXPECT_DOUBLE_EQ(op_of(plan, g, "fc2").chosen.communication_seconds, all_reduce);
   EXPECT_EQ(plan.resharding_seconds, 0);
-  EXPECT_TRUE(plan.lp_integral);
+  // Solved by elimination (the memory row is slack); the LP path finds the same plan, its
+  // relaxation being integral.
+  EXPECT_EQ(plan.method, "variable elimination");
+  EXPECT_FALSE(plan.lp_integral);
   EXPECT_DOUBLE_EQ(plan.objective, plan.compute_seconds + all_reduce);
   EXPECT_NEAR(plan.best_bound, plan.objective, 1e-9 * plan.objective);
+  ShardingOptions lp_path;
+  lp_path.exact_elimination = false;
+  const ShardingPlan lp_plan = plan_or_die(g, c, mesh, cm, lp_path);
+  EXPECT_TRUE(lp_plan.lp_integral);
+  EXPECT_EQ(lp_plan.method, "LP relaxation");
+  EXPECT_EQ(choice_of(lp_plan), choice_of(plan));
 }
 
 // One GPT layer (hidden 1024, 16 heads, sequence 512, micro-batch 8) on 2 nodes x 4 GPUs, the mesh
@@ -142,10 +152,20 @@ TEST(ShardTest, MemoryBudgetForcesParameterSharding) {
                      op_of(plan, g, "fc2").chosen.operands[1].to_string() != "RR";
   EXPECT_TRUE(split);
   EXPECT_DOUBLE_EQ(plan.memory_budget, tight.memory_budget);
-  // The memory row makes the relaxation fractional: this optimum comes from branch-and-bound.
   EXPECT_FALSE(plan.lp_integral);
   EXPECT_EQ(plan.termination, Termination::kOptimal);
-  EXPECT_TRUE(free_plan.lp_integral);
+  EXPECT_EQ(free_plan.method, "variable elimination");
+  // The budget binds: elimination relaxes the memory row and proves the optimum with the
+  // Lagrangian bound, branching on it if needed.
+  EXPECT_TRUE(plan.method == "variable elimination + Lagrangian" || plan.method == "variable elimination + Lagrangian B&B")
+      << plan.method;
+  // GLPK alone: the memory row makes the relaxation fractional, branch-and-bound finds the same optimum.
+  ShardingOptions glpk = tight;
+  glpk.exact_elimination = false;
+  const ShardingPlan glpk_plan = plan_or_die(g, c, mesh, cm, glpk);
+  EXPECT_FALSE(glpk_plan.lp_integral);
+  EXPECT_EQ(glpk_plan.method, "branch-and-bound");
+  EXPECT_NEAR(glpk_plan.objective, plan.objective, 1e-9 * plan.objective);
 
   // The same optimum by brute force over all 5 * 4 * 5 strategy combinations within the budget.
   const ShardingProblem p = build_sharding_problem(g, c, mesh, cm).value();
@@ -220,10 +240,14 @@ TEST_P(BruteForceTest, IlpAgreesWithBruteForce) {
   EXPECT_NEAR(budgeted.objective, best_within, 1e-9 * best_within);
   EXPECT_LE(budgeted.memory_bytes, exact.memory_budget * (1 + 1e-9));
 
-  // Branch-and-bound alone gives the same optimum.
+  // GLPK (LP first, then branch-and-bound) and branch-and-bound alone give the same optima.
+  exact.exact_elimination = false;
+  EXPECT_NEAR(plan_or_die(g, c, mesh, cm, exact).objective, best_within, 1e-9 * best_within);
   exact.memory_budget = 0;
+  EXPECT_NEAR(plan_or_die(g, c, mesh, cm, exact).objective, best, 1e-9 * best);
   exact.solve_lp_first = false;
   EXPECT_NEAR(plan_or_die(g, c, mesh, cm, exact).objective, best, 1e-9 * best);
+  EXPECT_EQ(plan.method, "variable elimination");
 
   const ShardingPlan merged = plan_or_die(g, c, mesh, cm);
   EXPECT_GE(merged.objective, best * (1 - 1e-9));
@@ -321,6 +345,202 @@ TEST(ShardTest, TimeLimitZeroStillReturnsAPlan) {
   const ShardingProblem p = build_sharding_problem(g, c, mesh, cm).value();
   EXPECT_NEAR(plan.objective, p.cost(choice_of(plan)), 1e-12 * plan.objective);
   EXPECT_GE(plan.objective, plan_or_die(g, c, mesh, cm).objective);
+}
+
+// Random problems (strategies, costs, memory and resharding drawn at random, edges between any
+// earlier and later op so that the graph is not a chain) solved three ways: brute force over every
+// combination, elimination (ShardingFormulation::solve_exact) and GLPK's branch-and-bound on the
+// same ILP; without a budget and with one halfway between the least memory and the memory of the
+// unconstrained optimum, so that the memory row binds.
+class RandomProblemTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(RandomProblemTest, EliminationAgreesWithBruteForceAndGlpk) {
+  std::mt19937 rng(static_cast<unsigned>(GetParam()));
+  auto uniform = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int n = pick(5, 7);
+  Graph g("random");
+  ShardingProblem p;
+  p.device_memory = 1e12;
+  for (int i = 0; i < n; ++i) {
+    g.add_op(make_op("op" + std::to_string(i), "matmul", "", {8}, 1e9));
+    std::vector<ShardingStrategy> list(static_cast<std::size_t>(pick(2, 4)));
+    for (std::size_t k = 0; k < list.size(); ++k) {
+      list[k].name = "s" + std::to_string(k);
+      list[k].compute_seconds = uniform(1e-4, 1e-3);
+      list[k].communication_seconds = uniform(0, 5e-4);
+      list[k].memory_bytes = uniform(1e8, 1e9);
+    }
+    p.strategies.push_back(std::move(list));
+  }
+  auto connect = [&](int a, int b) {
+    g.add_edge(OpId(static_cast<std::uint32_t>(a)), OpId(static_cast<std::uint32_t>(b)), 1e6);
+    p.edge_src.push_back(OpId(static_cast<std::uint32_t>(a)));
+    p.edge_dst.push_back(OpId(static_cast<std::uint32_t>(b)));
+    std::vector<double> cost(p.strategies[static_cast<std::size_t>(a)].size() * p.strategies[static_cast<std::size_t>(b)].size());
+    for (double& x : cost) x = pick(0, 2) == 0 ? 0.0 : uniform(0, 6e-4);
+    p.resharding.push_back(std::move(cost));
+  };
+  for (int i = 1; i < n; ++i) connect(pick(0, i - 1), i);  // a random tree
+  for (int extra = 0; extra < 3; ++extra) {               // and cycles through it
+    const int a = pick(0, n - 2), b = pick(a + 1, n - 1);
+    connect(a, b);
+  }
+  ASSERT_TRUE(g.validate().ok());
+
+  double best = kInf, least_memory = kInf, best_memory = 0;
+  std::vector<std::pair<double, double>> all;  // (memory, cost)
+  std::vector<int> choice(static_cast<std::size_t>(n), 0);
+  std::function<void(std::size_t)> visit = [&](std::size_t i) {
+    if (i == choice.size()) {
+      const double cost = p.cost(choice), memory = p.memory(choice);
+      all.emplace_back(memory, cost);
+      if (cost < best) best = cost, best_memory = memory;
+      least_memory = std::min(least_memory, memory);
+      return;
+    }
+    for (choice[i] = 0; choice[i] < int(p.strategies[i].size()); ++choice[i]) visit(i + 1);
+  };
+  visit(0);
+  ASSERT_GT(best_memory, least_memory * (1 + 1e-6));  // a budget in between binds
+
+  for (bool budgeted : {false, true}) {
+    SCOPED_TRACE(budgeted ? "budget binds" : "no budget");
+    ShardingOptions options;
+    options.merge_light_ops = false;
+    options.tie_repeated_layers = false;
+    options.memory_budget = budgeted ? (least_memory + best_memory) / 2 : kInf;
+    double expected = kInf;
+    for (const auto& [memory, cost] : all)
+      if (memory <= options.memory_budget) expected = std::min(expected, cost);
+    ShardingFormulation f(g, p, options);
+    auto model = f.build();
+    ASSERT_TRUE(model.ok()) << model.status().to_string();
+    const double scale = ShardingFormulation::kObjectiveScale;
+
+    const SolveResult exact = f.solve_exact();
+    ASSERT_TRUE(exact.has_solution) << exact.message;
+    const std::vector<int> found = f.decode(exact.values);
+    EXPECT_LE(p.memory(found), options.memory_budget * (1 + 1e-9));
+    EXPECT_NEAR(exact.objective, p.cost(found) * scale, 1e-9 * expected * scale);
+    EXPECT_NEAR(model->objective_value(exact.values), exact.objective, 1e-9 * expected * scale);
+    EXPECT_LE(exact.best_bound, expected * scale * (1 + 1e-9));
+    // Proved optimal either way: the memory row slack, or (budgeted) the Lagrangian bound with
+    // branching on it; these small instances all leave a root gap, so the branching is exercised.
+    EXPECT_EQ(exact.termination, Termination::kOptimal) << exact.message;
+    EXPECT_NEAR(exact.objective, expected * scale, 1e-9 * expected * scale);
+    EXPECT_NEAR(exact.best_bound, exact.objective, 1e-9 * expected * scale);
+    EXPECT_THAT(exact.message, ::testing::HasSubstr(budgeted ? "relaxed" : "slack"));
+
+    GlpkSolver glpk;
+    SolveArguments args;
+    args.options.relative_gap = 0;
+    const SolveResult mip = glpk.solve(*model, args);
+    ASSERT_EQ(mip.termination, Termination::kOptimal) << mip.message;
+    EXPECT_NEAR(mip.objective, expected * scale, 1e-9 * expected * scale);
+    // Warm-started from elimination's plan (as shard() does when elimination leaves a gap).
+    args.warm_start = exact.values;
+    const SolveResult warm = glpk.solve(*model, args);
+    ASSERT_EQ(warm.termination, Termination::kOptimal) << warm.message;
+    EXPECT_NEAR(warm.objective, expected * scale, 1e-9 * expected * scale);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, RandomProblemTest, ::testing::Range(1, 21));
+
+// Two independent ops, each with strategies (cost, memory) = (1 ms, 3 GB), (2 ms, 2 GB),
+// (4 ms, 1 GB). Budget 4 GB: the best pair within it is (2, 2) at 4 ms, and the Lagrangian at
+// lambda = 1.5 ms/GB picks exactly it (2 + 3 = 5 per op beats 1 + 4.5 and 4 + 1.5), with bound
+// 10 - 1.5 * 4 = 4 ms: proved. Budget 3.5 GB: the optimum is (2, 1) at 6 ms, but the dual
+// max_lambda 2 min_k (c_k + lambda m_k) - 3.5 lambda is 5 ms (at lambda = 2): a gap that
+// branching on the Lagrangian bound (or GLPK's branch-and-bound) closes.
+TEST(EliminationTest, LagrangianClosesTheGapOnAConvexTradeOff) {
+  Graph g("pair");
+  ShardingProblem p;
+  p.device_memory = 1e12;
+  for (const char* name : {"a", "b"}) {
+    g.add_op(make_op(name, "matmul", "", {8}, 1e9));
+    std::vector<ShardingStrategy> list(3);
+    const double cost_ms[] = {1, 2, 4}, memory_gb[] = {3, 2, 1};
+    for (std::size_t k = 0; k < 3; ++k) {
+      list[k].name = "s" + std::to_string(k);
+      list[k].compute_seconds = cost_ms[k] * 1e-3;
+      list[k].memory_bytes = memory_gb[k] * 1e9;
+    }
+    p.strategies.push_back(std::move(list));
+  }
+  ShardingOptions options;
+  options.memory_budget = 4e9;
+  ShardingFormulation f(g, p, options);
+  auto model = f.build();
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  const SolveResult exact = f.solve_exact();
+  ASSERT_EQ(exact.termination, Termination::kOptimal) << exact.message;
+  EXPECT_NEAR(exact.objective, 4e3, 1e-6);  // microseconds
+  EXPECT_NEAR(exact.best_bound, 4e3, 1e-6);
+  EXPECT_THAT(exact.message, ::testing::HasSubstr("relaxed"));
+  EXPECT_EQ(f.decode(exact.values), (std::vector<int>{1, 1}));
+  ShardingOptions tighter;
+  tighter.memory_budget = 3.5e9;
+  ShardingFormulation f2(g, p, tighter);
+  auto model2 = f2.build();
+  ASSERT_TRUE(model2.ok());
+  const SolveResult gap = f2.solve_exact();
+  ASSERT_TRUE(gap.has_solution);
+  EXPECT_EQ(gap.termination, Termination::kOptimal) << gap.message;
+  EXPECT_NEAR(gap.objective, 6e3, 1e-6);
+  EXPECT_NEAR(gap.best_bound, 6e3, 1e-6);
+  // At the root the incumbent is (4, 4) ms at 8 ms (the dual optimum's feasible minimiser) and the
+  // bound the 5 ms dual.
+  EXPECT_THAT(gap.message, ::testing::HasSubstr("root gap 3e+03 us"));
+  const std::vector<int> within = f2.decode(gap.values);
+  EXPECT_LE(p.memory(within), 3.5e9);
+  EXPECT_NE(within[0], within[1]);  // one op at 2 ms / 2 GB, the other at 4 ms / 1 GB
+  GlpkSolver glpk;
+  const SolveResult mip = glpk.solve(*model2);
+  ASSERT_EQ(mip.termination, Termination::kOptimal);
+  EXPECT_NEAR(mip.objective, 6e3, 1e-6);
+}
+
+// A budget below the least memory any plan needs fails before solving, with the minimum.
+TEST(EliminationTest, InfeasibleBudgetNamesTheMinimum) {
+  const Graph g = mlp(8, 64, 1024, 4096);
+  const Cluster c = Cluster::dgx_a100(1);
+  const Mesh mesh = make_mesh(c, 1, 4).value();
+  const AnalyticCostModel cm;
+  const ShardingProblem p = build_sharding_problem(g, c, mesh, cm).value();
+  double least = 0;  // per op its least-memory strategy: merging cannot go below this
+  for (const auto& list : p.strategies) {
+    double m = kInf;
+    for (const auto& s : list) m = std::min(m, s.memory_bytes);
+    least += m;
+  }
+  ShardingOptions options;
+  options.memory_budget = least * 0.5;
+  auto plan = shard(g, c, mesh, cm, options);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(plan.status().message(), ::testing::HasSubstr("below the minimum possible"));
+  ShardingFormulation f(g, p, options);
+  EXPECT_EQ(f.solve_exact().termination, Termination::kInvalidInput);  // nothing built
+  EXPECT_FALSE(f.build().ok());
+}
+
+// Elimination knows only the formulation's own model: with a user extension it refuses.
+TEST(EliminationTest, RefusesAModelWithExtensions) {
+  const Graph g = mlp(8, 64, 1024, 4096);
+  const Cluster c = Cluster::dgx_a100(1);
+  const Mesh mesh = make_mesh(c, 1, 4).value();
+  const AnalyticCostModel cm;
+  const ShardingProblem p = build_sharding_problem(g, c, mesh, cm).value();
+  ShardingFormulation f(g, p);
+  ASSERT_TRUE(f.build().ok());
+  EXPECT_EQ(f.solve_exact().termination, Termination::kOptimal);
+  f.add_extension([](MipModel&, const VariableGroups&) { return Status::Ok(); });
+  ASSERT_TRUE(f.build().ok());
+  const SolveResult refused = f.solve_exact();
+  EXPECT_EQ(refused.termination, Termination::kInvalidInput);
+  EXPECT_THAT(refused.message, ::testing::HasSubstr("1 extension(s)"));
 }
 
 }  // namespace

@@ -53,6 +53,7 @@ nlohmann::ordered_json to_json(const Graph& g, const Cluster& c, const Mesh& mes
   j["memory_bytes"] = plan.memory_bytes;
   j["memory_budget_bytes"] = number_or_null(plan.memory_budget);
   j["lp_integral"] = plan.lp_integral;
+  j["method"] = plan.method;
   j["build_seconds"] = plan.build_seconds;
   j["solve_seconds"] = plan.solve_seconds;
   j["ilp"] = {{"variables", plan.num_variables}, {"rows", plan.num_rows}, {"nodes", plan.num_nodes},
