@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <map>
 #include <cstdlib>
 #include <opplan/pipeline.hpp>
 #include <opplan/planner.hpp>
@@ -59,6 +61,12 @@ int main(int argc, char** argv) {
   fmt::print("| PP | N | F:b:W | p2p | baseline | cap | baseline makespan | plan makespan | plan peak | bound | gap % "
              "| from | seconds |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   int cases = 0, never_worse = 0, within_1pct = 0;
+  // Per baseline: cases, strictly better, sum of planner / baseline, sum of gaps, within 1 %, seconds.
+  struct Tally {
+    int cases = 0, better = 0, within = 0;
+    double ratio = 0, gap = 0, seconds = 0, worst_seconds = 0;
+  };
+  std::map<std::string, Tally> tally;
   for (int pp : {4, 8, 16}) {
     if (pp > max_pp) continue;
     for (int n : {2 * pp, 3 * pp, 4 * pp})
@@ -90,11 +98,26 @@ int main(int argc, char** argv) {
             for (const auto& d : plan->schedule.metrics.devices) peak = std::max(peak, d.peak_memory);
             if (plan->makespan <= baseline->metrics.makespan + 1e-9) ++never_worse;
             if (plan->gap <= 0.01) ++within_1pct;
+            Tally& t = tally[opplan::to_string(kind)];
+            ++t.cases;
+            if (plan->makespan < baseline->metrics.makespan - 1e-9) ++t.better;
+            if (plan->gap <= 0.01) ++t.within;
+            t.ratio += plan->makespan / baseline->metrics.makespan;
+            t.gap += plan->gap;
+            t.seconds += plan->solve_seconds;
+            t.worst_seconds = std::max(t.worst_seconds, plan->solve_seconds);
             fmt::print("| {} | {} | {}:{}:{} | {} | {} | {} | {} | {} | {} | {:.4g} | {:.2f} | {} | {:.2f} |\n", pp, n,
                        r.f, r.b, r.w, st.p2p, opplan::to_string(kind), cap, baseline->metrics.makespan, plan->makespan,
                        peak, plan->lower_bound, 100 * plan->gap, plan->source, plan->solve_seconds);
+            std::fflush(stdout);
           }
   }
+  fmt::print("\n| baseline | cases | planner strictly better | mean planner / baseline | mean gap to bound | within 1 % "
+             "of the bound | mean s per plan | max s |\n|---|---|---|---|---|---|---|---|\n");
+  for (const auto& [name, t] : tally)
+    fmt::print("| {} | {} | {} | {:.3f} | {:.2f} % | {} | {:.2f} | {:.2f} |\n", name, t.cases, t.better,
+               t.ratio / std::max(1, t.cases), 100 * t.gap / std::max(1, t.cases), t.within,
+               t.seconds / std::max(1, t.cases), t.worst_seconds);
   fmt::print("\n{} cases: never worse than the baseline in {}, within 1 % of the bound in {} ({:.0f} %)\n", cases,
              never_worse, within_1pct, cases ? 100.0 * within_1pct / cases : 0.0);
   return never_worse == cases ? 0 : 1;

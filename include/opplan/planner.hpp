@@ -143,8 +143,9 @@ OPPLAN_EXPORT Result<PlanResult> plan_pipeline(const PipelineSpec& spec, const P
 
 // The lower bound on any schedule's makespan for `spec` with its placement: the critical path of
 // one micro-batch; per device, the one-machine relaxation with heads and tails; and on a device
-// holding one chunk under a memory cap, the same relaxation after its memory wall (with room for k
-// activations, the other micro-batches' forwards wait for the first free). Fails for an invalid spec.
+// holding one chunk under a memory cap, the same relaxation after every memory wall (with room for
+// k activations, the j-th forward waits until j - k + 1 earlier micro-batches have freed theirs),
+// and the bound through the last forward (docs/planner.md). Fails for an invalid spec.
 OPPLAN_EXPORT Result<double> pipeline_lower_bound(const PipelineSpec& spec);
 
 OPPLAN_END_NAMESPACE

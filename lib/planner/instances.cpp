@@ -184,18 +184,46 @@ double one_machine_bound(const InstanceGraph& graph, std::vector<int> ids, const
   return bound;
 }
 
-// The memory wall of a device holding one chunk: with room for k activations, nothing freed before
-// e (the earliest end of an instance that frees memory there), at most k forwards start before e.
-// Micro-batches are interchangeable in the relaxation (same heads and tails), so the other N - k
-// start their forward at e or later, and their b and W (which depend on it) shift with it. The
-// one-machine bound on those shifted heads is a bound on any schedule within the cap.
-double memory_wall_bound(const PipelineSpec& spec, const InstanceGraph& graph, int d) {
-  const auto chunks = spec.device_chunks(d);
-  const double budget = spec.cap(d) - spec.param_memory(d);
-  if (chunks.size() != 1 || !std::isfinite(budget)) return 0;
-  const StageSpec& st = spec.stages[static_cast<std::size_t>(chunks.front().second)];
-  if (!(st.activation > 0)) return 0;
-  const int k = static_cast<int>(std::floor(budget / st.activation + 1e-9));
+// One operator instance in a one-machine relaxation: earliest start, duration, work after its end.
+struct Job {
+  double head, duration, tail;
+};
+
+// max over a of a + (total time of the jobs with head >= a) + (their least tail, taken job by job
+// in decreasing tail order): the bound of one_machine_bound() on explicit jobs.
+double one_machine_jobs(std::vector<Job> jobs) {
+  double bound = 0;
+  std::sort(jobs.begin(), jobs.end(), [](const Job& x, const Job& y) { return x.tail > y.tail; });
+  std::vector<double> heads;
+  for (const Job& j : jobs) heads.push_back(j.head);
+  std::sort(heads.begin(), heads.end());
+  heads.erase(std::unique(heads.begin(), heads.end()), heads.end());
+  if (heads.size() * jobs.size() > 20'000'000) heads.resize(1);
+  for (double a : heads) {
+    double load = 0;
+    for (const Job& j : jobs) {
+      if (j.head < a) continue;
+      load += j.duration;
+      bound = std::max(bound, a + load + j.tail);
+    }
+  }
+  return bound;
+}
+
+// The least time by which one machine finishes `jobs` (heads only): run them in head order.
+double release_order_end(std::vector<Job> jobs) {
+  std::sort(jobs.begin(), jobs.end(), [](const Job& x, const Job& y) { return x.head < y.head; });
+  double t = 0;
+  for (const Job& j : jobs) t = std::max(t, j.head) + j.duration;
+  return t;
+}
+
+// The first memory wall only, for a stage whose b frees part of the activation and W the rest:
+// with room for k activations, nothing freed before e (the earliest end of an instance that frees
+// memory there), at most k forwards start before e. Micro-batches are interchangeable in the
+// relaxation (same heads and tails), so the other N - k start their forward at e or later, and
+// their b and W (which depend on it) shift with it.
+double first_wall_bound(const InstanceGraph& graph, int d, int k, int N) {
   const auto& ids = graph.by_device[static_cast<std::size_t>(d)];
   double forward_head = -1, earliest_free = std::numeric_limits<double>::infinity();
   for (int i : ids) {
@@ -204,11 +232,106 @@ double memory_wall_bound(const PipelineSpec& spec, const InstanceGraph& graph, i
     if (op.free > 0) earliest_free = std::min(earliest_free, graph.head[static_cast<std::size_t>(i)] + op.duration);
   }
   const double delta = earliest_free - forward_head;
-  if (k >= spec.micro_batches_per_route() || forward_head < 0 || !(delta > 0) || !std::isfinite(delta)) return 0;
+  if (k >= N || forward_head < 0 || !(delta > 0) || !std::isfinite(delta)) return 0;
   std::vector<double> head = graph.head;
   for (int i : ids)
     if (graph.ops[static_cast<std::size_t>(i)].item.micro_batch >= k) head[static_cast<std::size_t>(i)] += delta;
   return one_machine_bound(graph, ids, head);
+}
+
+// The memory walls of a device holding one chunk under a cap (docs/planner.md, "Lower bound").
+// Room for k activations of size a: at the start of a forward at most k - 1 other micro-batches
+// hold theirs. Let L be the least time from a forward's start to the end of the instance that
+// releases its activation (W, or b when b frees it all, or B), along the micro-batch's own path.
+// Number the device's forwards by start: the j-th (j >= k) starts when at most k - 1 of the j
+// before it are alive, so one of the j - k + 1 or more released ones is numbered j - k or later:
+//   start(F_j) >= start(F_{j-k}) + L,  hence  start(F_j) >= head_F + floor(j / k) L       (walls)
+// and before start(F_j) the device has run j forwards and the releasing instances of at least
+// j - k + 1 micro-batches (at the earliest, those of the first ones):
+//   start(F_j) >= T_j = the one-machine end of those instances, run in head order.
+// Micro-batches are interchangeable here (same heads, paths and tails), so micro-batch j may
+// stand for the j-th forward: the one-machine bound (heads and tails) of micro-batches j..N-1,
+// each instance's head at least its forward's bound plus its path from the forward, bounds the
+// makespan. j = 0 with the walls alone is the bound of all micro-batches after every wall.
+double memory_wall_bound(const PipelineSpec& spec, const InstanceGraph& graph, int d) {
+  const auto chunks = spec.device_chunks(d);
+  const double budget = spec.cap(d) - spec.param_memory(d);
+  if (chunks.size() != 1 || !std::isfinite(budget)) return 0;
+  const int route = chunks.front().first, stage = chunks.front().second;
+  const StageSpec& st = spec.stages[static_cast<std::size_t>(stage)];
+  if (!(st.activation > 0)) return 0;
+  const int k = static_cast<int>(std::floor(budget / st.activation + 1e-9));
+  const int N = spec.micro_batches_per_route();
+  if (k < 1 || k >= N) return 0;
+  const bool split = st.weight_grad > 0;
+  const double x = st.input_grad_frees;
+  const bool b_frees_all = split && x >= st.activation - 1e-12;
+  if (split && x > 1e-12 && !b_frees_all) return first_wall_bound(graph, d, k, N);
+
+  // Micro-batch 0's instances on the device, and their longest paths from its forward's start.
+  const int f0 = graph.find(WorkItem{Work::kForward, route, 0, stage});
+  if (f0 < 0) return 0;
+  std::vector<int> mine;  // F first
+  mine.push_back(f0);
+  for (Work w : {Work::kInputGrad, Work::kWeightGrad, Work::kBackward}) {
+    const int i = graph.find(WorkItem{w, route, 0, stage});
+    if (i >= 0 && i != f0 && std::find(mine.begin(), mine.end(), i) == mine.end() &&
+        graph.ops[static_cast<std::size_t>(i)].item.work == w)
+      mine.push_back(i);
+  }
+  std::vector<double> dist(graph.ops.size(), -std::numeric_limits<double>::infinity());
+  dist[static_cast<std::size_t>(f0)] = 0;
+  for (int i : graph.topo) {
+    const double di = dist[static_cast<std::size_t>(i)];
+    if (!std::isfinite(di)) continue;
+    for (const Arc& a : graph.succ[static_cast<std::size_t>(i)])
+      dist[static_cast<std::size_t>(a.to)] = std::max(dist[static_cast<std::size_t>(a.to)],
+                                                      di + graph.ops[static_cast<std::size_t>(i)].duration + a.delay);
+  }
+  struct Kind {
+    double offset, duration, head, tail;
+    bool releases;
+  };
+  std::vector<Kind> kinds;
+  double L = 0;
+  for (int i : mine) {
+    const Instance& op = graph.ops[static_cast<std::size_t>(i)];
+    const double off = dist[static_cast<std::size_t>(i)];
+    if (!std::isfinite(off)) return 0;
+    // The instances whose end the release waits for: W (and b before it), b alone, or B.
+    const bool releases = op.item.work != Work::kForward && !(b_frees_all && op.item.work == Work::kWeightGrad);
+    kinds.push_back({off, op.duration, graph.head[static_cast<std::size_t>(i)], graph.tail[static_cast<std::size_t>(i)],
+                     releases});
+    if (releases) L = std::max(L, off + op.duration);
+  }
+  if (!(L > 0)) return 0;
+  const double head_f = kinds.front().head;
+  const auto wall = [&](int j) { return head_f + static_cast<double>(j / k) * L; };
+  // Micro-batches j..N-1 with their forwards at or after `from` and the walls.
+  const auto after = [&](int j, double from) {
+    std::vector<Job> jobs;
+    for (int m = j; m < N; ++m) {
+      const double f = std::max(from, wall(m));
+      for (const Kind& kd : kinds) jobs.push_back({std::max(kd.head, f + kd.offset), kd.duration, kd.tail});
+    }
+    return one_machine_jobs(std::move(jobs));
+  };
+  double bound = after(0, head_f);
+  // T_j for every j (a sample of them on long pipelines: the cost is about N^3).
+  std::vector<int> js;
+  const int step = N <= 96 ? 1 : (N + 63) / 64;
+  for (int j = 1; j < N; j += step) js.push_back(j);
+  if (js.back() != N - 1) js.push_back(N - 1);
+  for (int j : js) {
+    std::vector<Job> before;
+    for (int m = 0; m < j; ++m) before.push_back({wall(m), kinds.front().duration, 0});
+    for (int m = 0; m < j - k + 1; ++m)
+      for (const Kind& kd : kinds)
+        if (kd.releases) before.push_back({std::max(kd.head, wall(m) + kd.offset), kd.duration, 0});
+    const double t = std::max(release_order_end(std::move(before)), wall(j));
+    bound = std::max(bound, after(j, t));
+  }
+  return bound;
 }
 
 }  // namespace

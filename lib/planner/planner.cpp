@@ -80,6 +80,46 @@ Status check_memory(const PipelineSpec& spec, const detail::InstanceGraph& graph
                             problems));
 }
 
+// Progress reports to the caller's monitor (progress.hpp): improvements always, routine reports at
+// most every `interval` seconds. Called directly on the planner's thread, so an exception thrown by
+// the callback propagates out of plan_pipeline() (nothing here needs cleaning up by hand).
+struct Reporter {
+  const PlanMonitor& monitor;
+  Clock::time_point t0;
+  Clock::time_point last{};
+  bool reported = false;
+  PlanProgress state;
+
+  Reporter(const PlanMonitor& m, Clock::time_point start) : monitor(m), t0(start) {}
+
+  bool stop_requested() const { return monitor.stop_requested(); }
+  void send(bool improved) {
+    if (!monitor.progress) return;
+    const auto now = Clock::now();
+    state.elapsed_seconds = std::chrono::duration<double>(now - t0).count();
+    state.improved = improved;
+    last = now;
+    reported = true;
+    monitor.progress(state);
+  }
+  // A routine report of the current step, unless one went out less than `interval` ago.
+  void tick(const char* step) {
+    state.step = step;
+    if (!monitor.progress) return;
+    if (reported && std::chrono::duration<double>(Clock::now() - last).count() < monitor.interval) return;
+    send(false);
+  }
+  // A better plan: always reported. Under the makespan objective only a shorter one counts (with
+  // several placements a search may improve on itself without beating another's); under the
+  // others `best` is the makespan of the plan that is best by the objective.
+  bool by_makespan = true;
+  void improved(double makespan) {
+    if (by_makespan && !(makespan < state.best)) return;
+    state.best = makespan;
+    send(true);
+  }
+};
+
 struct Search {
   const PipelineSpec& spec;
   detail::InstanceGraph graph;
@@ -91,8 +131,10 @@ struct Search {
   Schedule mip_incumbent;
   std::vector<std::vector<int>> mip_orders;
   std::pair<double, double> mip_score{kInf, kInf};
+  Reporter* reporter = nullptr;
+  double bound = 0;  // detail::lower_bound of the spec
 
-  Search(const PipelineSpec& s, PlanObjective o) : spec(s), graph(s), objective(o) {}
+  Search(const PipelineSpec& s, PlanObjective o, Reporter* r) : spec(s), graph(s), objective(o), reporter(r) {}
 
   // Verifies and records a candidate; true when it became the best.
   bool offer(Result<Schedule> schedule, const std::string& name) {
@@ -125,14 +167,19 @@ struct Search {
     best_score = sc;
     result.schedule = std::move(*schedule);
     result.source = name;
+    if (reporter) reporter->improved(result.schedule.metrics.makespan);
     return true;
   }
 
-  void warm_starts(bool baselines) {
+  // The serial schedule, the baselines and the greedy ones always run (cheap, and the guarantee of
+  // never losing to a baseline rests on them); the list-scheduler rules stop at a stop request.
+  // True when the stop request cut them short.
+  bool warm_starts(bool baselines) {
+    if (reporter) reporter->tick("warm starts");
     SimulateOptions sim;
     sim.name = "serial";
     offer(simulate(spec, detail::serial_orders(spec, graph), sim), "serial");
-    if (!baselines) return;
+    if (!baselines) return false;
     for (ScheduleKind kind : kAllScheduleKinds) {
       if (kind == ScheduleKind::kGreedy || required_placement(kind) != spec.placement) continue;
       offer(build_schedule(spec, kind), to_string(kind));
@@ -145,26 +192,35 @@ struct Search {
             limit == 0 ? std::string("greedy") : fmt::format("greedy/in-flight={}", limit));
     }
     // The list scheduler under every phase order, with and without the tail tie-break.
-    if (graph.ops.size() > 20000) return;
+    if (graph.ops.size() > 20000) return false;
     for (const ListPhases& phases : kPhaseOrders)
       for (bool tail : {false, true})
         for (int limit : {0, P}) {
+          if (reporter && reporter->stop_requested()) return true;
+          if (reporter) reporter->tick("warm starts");
           detail::ListRule rule{phases.f, phases.b, phases.w, tail, limit};
           try_orders(detail::list_schedule(graph, rule), rule_name(phases, rule));
         }
+    return false;
   }
 
-  // `draws` random tie-breaks under random rules (fewer once `stop` says so); the list scheduler is
-  // cheap and its best draws often beat the fixed rules. The count, not the clock, bounds the
-  // phase, so the same seed gives the same draws. True when `stop` cut the phase short.
+  // `draws` random tie-breaks under random rules (fewer once `out_of_time` or the stop request says
+  // so); the list scheduler is cheap and its best draws often beat the fixed rules. The count, not
+  // the clock, bounds the phase, so the same seed gives the same draws. True when the time cap cut
+  // the phase short; `stopped` is set when the stop request did.
   template <typename AtBound, typename OutOfTime>
-  bool random_lists(std::mt19937& rng, int draws, AtBound at_bound, OutOfTime out_of_time) {
+  bool random_lists(std::mt19937& rng, int draws, AtBound at_bound, OutOfTime out_of_time, bool& stopped) {
     if (graph.ops.size() > 20000) return false;
     const int P = spec.num_devices;
     const int limits[] = {0, P, P + 1, 2 * P - 1};
     for (int draw = 0; draw < draws; ++draw) {
       if (at_bound()) return false;
+      if (reporter && reporter->stop_requested()) {
+        stopped = true;
+        return false;
+      }
       if (out_of_time()) return true;
+      if (reporter) reporter->tick("list schedules");
       const ListPhases& phases = kPhaseOrders[rng() % std::size(kPhaseOrders)];
       detail::ListRule rule{phases.f, phases.b, phases.w, rng() % 2 == 0, limits[rng() % 4]};
       // Only the draws that improved the plan are listed among the candidates.
@@ -245,6 +301,8 @@ bool PlannerOptions::IsValid(std::string* error) const {
     e = fmt::format("mip_node_limit: must be >= 0 or -1 (by the instance size), got {}", mip_node_limit);
   else if (window_node_limit < 0)
     e = fmt::format("window_node_limit: must be >= 0, got {}", window_node_limit);
+  else if (!(monitor.interval >= 0) || !std::isfinite(monitor.interval))
+    e = fmt::format("monitor.interval: must be a finite number of seconds >= 0, got {}", monitor.interval);
   if (error) *error = e;
   return e.empty();
 }
@@ -314,9 +372,21 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
     specs.push_back(std::move(*placed));
   }
   if (specs.empty()) return first_error;
+  Reporter reporter(options.monitor, t0);
+  reporter.by_makespan =
+      options.objective == PlanObjective::kMakespan || options.objective == PlanObjective::kUtilisation;
+  bool stopped = false;
+  // The bound of each placement first, so that every report carries one (with several placements,
+  // the least of them until one is chosen).
+  std::vector<std::unique_ptr<Search>> all;
+  reporter.state.bound = kInf;
   for (const PipelineSpec& s : specs) {
-    auto search = std::make_unique<Search>(s, options.objective);
-    search->warm_starts(options.use_baselines);
+    all.push_back(std::make_unique<Search>(s, options.objective, &reporter));
+    all.back()->bound = detail::lower_bound(s, all.back()->graph);
+    reporter.state.bound = std::min(reporter.state.bound, all.back()->bound);
+  }
+  for (auto& search : all) {
+    if (search->warm_starts(options.use_baselines)) stopped = true;
     if (search->have_best) searches.push_back(std::move(search));
   }
   if (searches.empty())
@@ -332,7 +402,9 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
         c.name = fmt::format("{}@{}", c.name, to_string(searches[i]->spec.placement));
         r.candidates.push_back(std::move(c));
       }
-  r.lower_bound = detail::lower_bound(search.spec, search.graph);
+  r.lower_bound = search.bound;
+  reporter.state.bound = r.lower_bound;
+  reporter.state.best = r.schedule.metrics.makespan;
 
   const bool makespan_objective =
       options.objective == PlanObjective::kMakespan || options.objective == PlanObjective::kUtilisation;
@@ -341,6 +413,10 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
            r.schedule.metrics.makespan <= r.lower_bound + 1e-9 * std::max(1.0, r.lower_bound);
   };
   const auto remaining = [&] { return options.time_limit - seconds_since(t0); };
+  const auto stop_now = [&] {
+    if (!stopped && reporter.stop_requested()) stopped = true;
+    return stopped;
+  };
 
   // Deterministic budgets (docs/planner.md, "Determinism"): a count of random list schedules, a node
   // limit per MIP solve and a bounded sequence of windows, all fixed by the seed and the instance;
@@ -348,21 +424,25 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
   bool cut = false;
   const std::size_t n = search.graph.ops.size();
   std::mt19937 list_rng(static_cast<std::uint32_t>(options.seed) + 1u);
-  if (options.use_baselines) cut = search.random_lists(list_rng, detail::random_list_draws(n), at_bound,
-                               [&] { return remaining() <= 0; });
+  if (options.use_baselines && !stop_now())
+    cut = search.random_lists(list_rng, detail::random_list_draws(n), at_bound, [&] { return remaining() <= 0; },
+                              stopped);
 
-  if (options.use_mip && !cut && !at_bound() && !search.mip_orders.empty()) {
+  if (options.use_mip && !cut && !stop_now() && !at_bound() && !search.mip_orders.empty()) {
     const auto solve = [&](const std::vector<char>& free_op, std::int64_t nodes) {
       auto out = detail::solve_schedule_mip(search.graph, search.mip_orders, search.mip_incumbent, free_op,
-                                            options.objective, std::max(0.0, remaining()), nodes);
+                                            options.objective, std::max(0.0, remaining()), nodes,
+                                            options.monitor.stop);
       ++r.mip_solves;
       if (out.time_limited) cut = true;
+      if (out.interrupted) stopped = true;
       return out;
     };
     if (n <= static_cast<std::size_t>(options.max_mip_instances)) {
       if (remaining() <= 0) {
         cut = true;
       } else {
+        reporter.tick("mip");
         const std::int64_t nodes =
             options.mip_node_limit >= 0
                 ? options.mip_node_limit
@@ -381,13 +461,17 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
     hooks.forget_last = [&] { r.candidates.pop_back(); };
     hooks.at_bound = at_bound;
     hooks.remaining = remaining;
-    if (!cut) {
+    hooks.stop_requested = [&] { return reporter.stop_requested(); };
+    hooks.interrupt = options.monitor.stop;
+    hooks.before_window = [&] { reporter.tick("windows"); };
+    if (!cut && !stop_now()) {
       const auto windows = detail::window_search(search.graph, options.objective,
                                                  static_cast<std::size_t>(options.window_instances),
                                                  options.window_node_limit, options.seed, hooks);
       r.mip_solves += windows.solves;
       r.mip_improvements += windows.improvements;
       cut = cut || windows.cut;
+      stopped = stopped || windows.stopped;
     }
   }
   const bool timed_out = cut && !at_bound();
@@ -401,6 +485,11 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
   if (makespan_objective && r.gap <= 1e-12) {
     r.termination = PlanTermination::kOptimal;
     r.message = "the makespan meets the lower bound";
+  } else if (stopped) {
+    r.termination = PlanTermination::kStopped;
+    r.message = fmt::format(
+        "the caller stopped the search (PlanMonitor::stop) after {:.3f} s: best verified plan so far, gap {:.2f}% left",
+        r.solve_seconds, 100 * r.gap);
   } else if (timed_out) {
     r.termination = PlanTermination::kTimeLimit;
     r.message = fmt::format(

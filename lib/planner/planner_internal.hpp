@@ -1,6 +1,7 @@
 // Private: the operator-instance graph the planner reasons on, its bounds, and the scheduling MIP.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -124,19 +125,22 @@ int random_list_draws(std::size_t instances);
 // themselves on their device; every other pair keeps the incumbent's order. Solves with GLPK
 // within `node_limit` branch-and-bound nodes (the deterministic budget) and `seconds` (the safety
 // cap; `time_limited` says when it stopped the solve) and returns the per-device orders of the solution, sorted by start time, or an
-// empty vector when the solver found nothing (or nothing better than the incumbent).
+// empty vector when the solver found nothing (or nothing better than the incumbent). `interrupt`
+// (not owned, may be null) is polled by GLPK: setting it stops the solve (`interrupted`), keeping
+// the best solution found so far.
 struct MipOutcome {
   std::vector<std::vector<int>> orders;  // empty when no solution
   double objective = 0;
   double best_bound = 0;
   bool proved_optimal = false;  // optimal for the whole instance (every op free)
   bool time_limited = false;    // the time cap, not the node limit or optimality, ended the solve
+  bool interrupted = false;     // the interrupt flag ended the solve
   std::string message;
 };
 MipOutcome solve_schedule_mip(const InstanceGraph& graph,
                               const std::vector<std::vector<int>>& incumbent_orders, const Schedule& incumbent,
                               const std::vector<char>& free_op, PlanObjective objective, double seconds,
-                              std::int64_t node_limit);
+                              std::int64_t node_limit, const std::atomic<bool>* interrupt = nullptr);
 
 // How good a schedule is under `objective`: smaller is better, compared lexicographically (the
 // objective's own measure, then the makespan or the peak memory).
@@ -158,11 +162,17 @@ struct WindowSearchHooks {
   std::function<void()> forget_last;
   std::function<bool()> at_bound;
   std::function<double()> remaining;
+  // Optional: the caller's stop request (checked before every window, and polled by GLPK inside
+  // each solve through `interrupt`), and a hook called before every window (progress reports).
+  std::function<bool()> stop_requested;
+  const std::atomic<bool>* interrupt = nullptr;
+  std::function<void()> before_window;
 };
 struct WindowSearchOutcome {
   int solves = 0;
   int improvements = 0;
-  bool cut = false;  // the time cap stopped it
+  bool cut = false;      // the time cap stopped it
+  bool stopped = false;  // the caller's stop request stopped it
 };
 WindowSearchOutcome window_search(const InstanceGraph& graph, PlanObjective objective, std::size_t window_instances,
                                   std::int64_t node_limit, int seed, const WindowSearchHooks& hooks,

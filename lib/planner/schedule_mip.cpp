@@ -302,7 +302,7 @@ class ScheduleFormulation : public Formulation {
 MipOutcome solve_schedule_mip(const InstanceGraph& graph,
                               const std::vector<std::vector<int>>& incumbent_orders, const Schedule& incumbent,
                               const std::vector<char>& free_op, PlanObjective objective, double seconds,
-                              std::int64_t node_limit) {
+                              std::int64_t node_limit, const std::atomic<bool>* interrupt) {
   MipOutcome out;
   std::vector<double> start;
   const double upper = earliest_starts(graph, incumbent_orders, start);
@@ -329,10 +329,12 @@ MipOutcome solve_schedule_mip(const InstanceGraph& graph,
   args.options.node_limit = node_limit;
   args.options.log_level = 0;
   args.warm_start = std::move(warm);
+  args.interrupt = interrupt;
   GlpkSolver solver;
   const SolveResult result = solver.solve(*model, args);
   out.message = result.BriefReport();
   out.time_limited = result.message.find("time limit") != std::string::npos;
+  out.interrupted = result.termination == Termination::kStoppedByUser;
   if (!result.has_solution) return out;
   out.objective = result.objective;
   out.best_bound = result.best_bound;

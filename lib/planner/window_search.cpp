@@ -41,12 +41,17 @@ WindowSearchOutcome window_search(const InstanceGraph& graph, PlanObjective obje
   if (max_fruitless == 0) max_fruitless = 2 * windows_per_pass;
   std::size_t fruitless = 0;
   for (std::size_t window = 0;
-       !out.cut && !hooks.at_bound() && fruitless < max_fruitless && window < max_windows && w < n;
+       !out.cut && !out.stopped && !hooks.at_bound() && fruitless < max_fruitless && window < max_windows && w < n;
        ++window) {
+    if (hooks.stop_requested && hooks.stop_requested()) {
+      out.stopped = true;
+      break;
+    }
     if (hooks.remaining() <= 0) {
       out.cut = true;
       break;
     }
+    if (hooks.before_window) hooks.before_window();
     // Instances by incumbent start time.
     std::vector<double> start(n, 0);
     for (const auto& tasks : hooks.schedule().device_tasks)
@@ -62,9 +67,10 @@ WindowSearchOutcome window_search(const InstanceGraph& graph, PlanObjective obje
     std::vector<char> free_op(n, 0);
     for (std::size_t k = first; k < first + w; ++k) free_op[static_cast<std::size_t>(by_start[k])] = 1;
     const auto solved = solve_schedule_mip(graph, hooks.orders(), hooks.schedule(), free_op, objective,
-                                           std::max(0.0, hooks.remaining()), node_limit);
+                                           std::max(0.0, hooks.remaining()), node_limit, hooks.interrupt);
     ++out.solves;
     if (solved.time_limited) out.cut = true;
+    if (solved.interrupted) out.stopped = true;
     if (!solved.orders.empty() && hooks.try_orders(solved.orders, "lns")) {
       ++out.improvements;
       fruitless = 0;

@@ -4,11 +4,285 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <unordered_map>
+#include <limits>
+#include <stdexcept>
+#include <vector>
 #include <opplan/pipeline.hpp>
 #include <opplan/planner.hpp>
 #include <opplan/simulator.hpp>
 #include <optional>
 #include <string>
+
+
+// Exact minimum makespan of a small PipelineSpec by depth-first branch-and-bound over per-device
+// orders (independent of the planner's own code). A schedule of fixed per-device orders starts
+// every op as early as its device and inputs allow, and its memory on a device is a prefix sum
+// along the device's order; so the optimum is the best over memory-feasible orders. Each order set
+// is generated once: ops are appended in (start, device) order of its earliest-start schedule.
+// Micro-batches of one route are interchangeable, so the first stage's forwards of each route run
+// in micro-batch order (relabelling). Pruning: a per-device one-machine bound on dynamic heads and
+// static tails, and dominance between states with the same placed set.
+namespace brute {
+
+struct Op {
+  opplan::WorkItem item;
+  int dev = 0;
+  double dur = 0, alloc = 0, free = 0;
+  std::vector<std::pair<int, double>> preds;  // (op, delay)
+  std::vector<int> succs;
+  double tail = 0;  // longest path after the op's end to the last end
+};
+
+struct Result {
+  double makespan = std::numeric_limits<double>::infinity();  // best found (< upper) or +inf
+  bool complete = false;                                       // the search ran to the end (optimal)
+  std::vector<std::vector<opplan::WorkItem>> orders;           // per device, of the best found
+  long long nodes = 0;
+};
+
+class Solver {
+ public:
+  explicit Solver(const opplan::PipelineSpec& spec) : spec_(spec) {
+    const int R = spec.num_routes(), M = spec.micro_batches_per_route(), S = spec.num_stages();
+    std::vector<int> id(static_cast<std::size_t>(R * M * S * 3), -1);
+    auto at = [&](int r, int m, int s, int k) -> int& { return id[static_cast<std::size_t>(((r * M + m) * S + s) * 3 + k)]; };
+    for (int r = 0; r < R; ++r)
+      for (int m = 0; m < M; ++m)
+        for (int s = 0; s < S; ++s) {
+          const opplan::StageSpec& st = spec.stages[static_cast<std::size_t>(s)];
+          const int dev = spec.routes[static_cast<std::size_t>(r)][static_cast<std::size_t>(s)];
+          const bool split = st.weight_grad > 0;
+          auto add = [&](opplan::Work w, int k, double dur, double alloc, double fr) {
+            Op op;
+            op.item = opplan::WorkItem{w, r, m, s};
+            op.dev = dev;
+            op.dur = dur;
+            op.alloc = alloc;
+            op.free = fr;
+            at(r, m, s, k) = static_cast<int>(ops_.size());
+            ops_.push_back(op);
+          };
+          add(opplan::Work::kForward, 0, st.forward, st.activation, 0);
+          if (split) {
+            add(opplan::Work::kInputGrad, 1, st.input_grad, 0, st.input_grad_frees);
+            add(opplan::Work::kWeightGrad, 2, st.weight_grad, 0, st.activation - st.input_grad_frees);
+          } else {
+            add(opplan::Work::kBackward, 1, st.backward_time(), 0, st.activation);
+          }
+        }
+    auto arc = [&](int a, int b, double d) {
+      ops_[static_cast<std::size_t>(b)].preds.push_back({a, d});
+      ops_[static_cast<std::size_t>(a)].succs.push_back(b);
+    };
+    for (int r = 0; r < R; ++r) {
+      const auto& route = spec.routes[static_cast<std::size_t>(r)];
+      auto delay = [&](int s) { return route[static_cast<std::size_t>(s)] == route[static_cast<std::size_t>(s) + 1] ? 0.0 : spec.stages[static_cast<std::size_t>(s)].p2p; };
+      for (int m = 0; m < M; ++m)
+        for (int s = 0; s < S; ++s) {
+          if (s > 0) arc(at(r, m, s - 1, 0), at(r, m, s, 0), delay(s - 1));
+          if (s == S - 1) arc(at(r, m, s, 0), at(r, m, s, 1), 0);
+          if (s < S - 1) arc(at(r, m, s + 1, 1), at(r, m, s, 1), delay(s));
+          if (at(r, m, s, 2) >= 0) arc(at(r, m, s, 1), at(r, m, s, 2), 0);
+        }
+      for (int m = 0; m + 1 < M; ++m) sym_.push_back({at(r, m, 0, 0), at(r, m + 1, 0, 0)});
+    }
+    // Tails (ops are created so that every arc goes to a later op except backward chains; iterate).
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (Op& o : ops_)
+        for (int b : o.succs) {
+          double d = 0;
+          for (auto& p : ops_[static_cast<std::size_t>(b)].preds)
+            if (&ops_[static_cast<std::size_t>(p.first)] == &o) d = p.second;
+          const double t = d + ops_[static_cast<std::size_t>(b)].dur + ops_[static_cast<std::size_t>(b)].tail;
+          if (t > o.tail + 1e-12) {
+            o.tail = t;
+            changed = true;
+          }
+        }
+    }
+    P_ = spec.num_devices;
+    budget_.resize(static_cast<std::size_t>(P_));
+    for (int d = 0; d < P_; ++d) budget_[static_cast<std::size_t>(d)] = spec.cap(d) - spec.param_memory(d);
+  }
+
+  // Searches for a makespan below `upper` (use the planner's makespan), for at most `seconds`.
+  Result solve(double upper, double seconds) {
+    const std::size_t n = ops_.size();
+    upper_ = upper;
+    deadline_ = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                        std::chrono::duration<double>(seconds));
+    placed_.assign(n, 0);
+    end_.assign(n, 0);
+    waiting_.assign(n, 0);
+    for (std::size_t i = 0; i < n; ++i) waiting_[i] = static_cast<int>(ops_[i].preds.size());
+    free_at_.assign(static_cast<std::size_t>(P_), 0);
+    mem_.assign(static_cast<std::size_t>(P_), 0);
+    orders_.assign(static_cast<std::size_t>(P_), {});
+    memo_.clear();
+    out_ = Result{};
+    aborted_ = false;
+    dfs(0, -1e18, -1);
+    out_.complete = !aborted_;
+    return out_;
+  }
+
+ private:
+  static constexpr double kEps = 1e-9;
+
+  double start_of(int i) const {
+    const Op& o = ops_[static_cast<std::size_t>(i)];
+    double t = free_at_[static_cast<std::size_t>(o.dev)];
+    for (auto& p : o.preds) t = std::max(t, end_[static_cast<std::size_t>(p.first)] + p.second);
+    return t;
+  }
+
+  double bound(double t_last) const {
+    const std::size_t n = ops_.size();
+    // Dynamic heads of unplaced ops: iterate to a fixed point (small graphs).
+    std::vector<double> est(n, 0);
+    for (std::size_t i = 0; i < n; ++i)
+      if (!placed_[i]) est[i] = std::max(t_last, free_at_[static_cast<std::size_t>(ops_[i].dev)]);
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (placed_[i]) continue;
+        for (auto& p : ops_[i].preds) {
+          const std::size_t a = static_cast<std::size_t>(p.first);
+          const double t = (placed_[a] ? end_[a] : est[a] + ops_[a].dur) + p.second;
+          if (t > est[i] + 1e-12) {
+            est[i] = t;
+            changed = true;
+          }
+        }
+      }
+    }
+    double lb = 0;
+    for (std::size_t i = 0; i < n; ++i) lb = std::max(lb, placed_[i] ? end_[i] : est[i] + ops_[i].dur + ops_[i].tail);
+    for (int d = 0; d < P_; ++d) {
+      std::vector<std::size_t> ids;
+      for (std::size_t i = 0; i < n; ++i)
+        if (!placed_[i] && ops_[i].dev == d) ids.push_back(i);
+      std::sort(ids.begin(), ids.end(), [&](std::size_t a, std::size_t b) { return ops_[a].tail > ops_[b].tail; });
+      for (std::size_t x : ids) {
+        const double a = est[x];
+        double load = 0;
+        for (std::size_t i : ids) {
+          if (est[i] < a - 1e-12) continue;
+          load += ops_[i].dur;
+          lb = std::max(lb, a + load + ops_[i].tail);
+        }
+      }
+    }
+    return lb;
+  }
+
+  bool dominated(double t_last, int dev_last) {
+    std::string key(placed_.begin(), placed_.end());
+    std::vector<double> v;
+    v.push_back(t_last + (dev_last + 1) * 1e-7);
+    for (double f : free_at_) v.push_back(f);
+    for (std::size_t i = 0; i < ops_.size(); ++i)
+      if (placed_[i])
+        for (int s : ops_[i].succs)
+          if (!placed_[static_cast<std::size_t>(s)]) {
+            v.push_back(end_[i]);
+            break;
+          }
+    auto& list = memo_[key];
+    for (const auto& w : list) {
+      bool dom = true;
+      // Exact repeats only: a state with smaller times need not allow the same canonical completion.
+      dom = w.size() == v.size();
+      for (std::size_t k = 0; k < v.size() && dom; ++k) dom = std::abs(w[k] - v[k]) <= 1e-12;
+      if (dom) return true;
+    }
+    if (list.size() < 256) list.push_back(std::move(v));
+    return false;
+  }
+
+  void dfs(std::size_t count, double t_last, int dev_last) {
+    if (aborted_) return;
+    if ((++out_.nodes & 1023) == 0 && std::chrono::steady_clock::now() > deadline_) {
+      aborted_ = true;
+      return;
+    }
+    const std::size_t n = ops_.size();
+    if (count == n) {
+      double mk = 0;
+      for (double e : end_) mk = std::max(mk, e);
+      if (mk < std::min(upper_, out_.makespan) - kEps) {
+        out_.makespan = mk;
+        out_.orders.assign(static_cast<std::size_t>(P_), {});
+        for (int d = 0; d < P_; ++d)
+          for (int i : orders_[static_cast<std::size_t>(d)]) out_.orders[static_cast<std::size_t>(d)].push_back(ops_[static_cast<std::size_t>(i)].item);
+      }
+      return;
+    }
+    if (bound(std::max(t_last, 0.0)) >= std::min(upper_, out_.makespan) - kEps) return;
+    if (dominated(t_last, dev_last)) return;
+    struct Cand {
+      double start;
+      int dev, op;
+    };
+    std::vector<Cand> cands;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (placed_[i] || waiting_[i] > 0) continue;
+      const Op& o = ops_[i];
+      if (mem_[static_cast<std::size_t>(o.dev)] + o.alloc > budget_[static_cast<std::size_t>(o.dev)] + 1e-9) continue;
+      bool blocked = false;
+      for (auto& s : sym_)
+        if (s.second == static_cast<int>(i) && !placed_[static_cast<std::size_t>(s.first)]) blocked = true;
+      if (blocked) continue;
+      const double st = start_of(static_cast<int>(i));
+      if (st < t_last - kEps || (std::abs(st - t_last) <= kEps && o.dev <= dev_last)) continue;
+      cands.push_back({st, o.dev, static_cast<int>(i)});
+    }
+    std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.start < b.start; });
+    for (const Cand& c : cands) {
+      const std::size_t i = static_cast<std::size_t>(c.op);
+      const Op& o = ops_[i];
+      const std::size_t d = static_cast<std::size_t>(o.dev);
+      const double saved_free = free_at_[d];
+      placed_[i] = 1;
+      end_[i] = c.start + o.dur;
+      free_at_[d] = end_[i];
+      mem_[d] += o.alloc - o.free;
+      orders_[d].push_back(c.op);
+      for (int s : o.succs) --waiting_[static_cast<std::size_t>(s)];
+      dfs(count + 1, c.start, c.dev);
+      for (int s : o.succs) ++waiting_[static_cast<std::size_t>(s)];
+      orders_[d].pop_back();
+      mem_[d] -= o.alloc - o.free;
+      free_at_[d] = saved_free;
+      end_[i] = 0;
+      placed_[i] = 0;
+      if (aborted_) return;
+    }
+  }
+
+  const opplan::PipelineSpec& spec_;
+  std::vector<Op> ops_;
+  std::vector<std::pair<int, int>> sym_;
+  int P_ = 0;
+  std::vector<double> budget_;
+  double upper_ = 0;
+  std::chrono::steady_clock::time_point deadline_;
+  std::vector<char> placed_;
+  std::vector<double> end_;
+  std::vector<int> waiting_;
+  std::vector<double> free_at_, mem_;
+  std::vector<std::vector<int>> orders_;
+  std::unordered_map<std::string, std::vector<std::vector<double>>> memo_;
+  Result out_;
+  bool aborted_ = false;
+};
+
+}  // namespace brute
 
 namespace {
 
@@ -58,9 +332,9 @@ PlanResult plan_ok(const PipelineSpec& spec, const PlannerOptions& options) {
 
 // Case 6: DualPipe's placement, PP 8, 10 micro-batches per direction, F = b = W = 1. DualPipe needs
 // 66; the optimum is 63 (bubble 3) and the bound proves it.
-class Case6 : public ::testing::TestWithParam<double> {};
+class PlannerCase6 : public ::testing::TestWithParam<double> {};
 
-TEST_P(Case6, HalvesDualPipesBubbleAndProvesIt) {
+TEST_P(PlannerCase6, HalvesDualPipesBubbleAndProvesIt) {
   const double cap = GetParam();
   const PipelineSpec spec = make(Placement::kDualPipe, 8, 20, times(1, 1, 1), cap);
   PlannerOptions options;
@@ -81,7 +355,7 @@ TEST_P(Case6, HalvesDualPipesBubbleAndProvesIt) {
   EXPECT_DOUBLE_EQ(dp->makespan, 66);
 }
 
-INSTANTIATE_TEST_SUITE_P(Caps, Case6, ::testing::Values(9.0, 8.0));
+INSTANTIATE_TEST_SUITE_P(Caps, PlannerCase6, ::testing::Values(9.0, 8.0));
 
 TEST(PlannerBounds, HeadsLoadAndTails) {
   // Case 6's middle ranks start at 3 and hold 60 units.
@@ -95,16 +369,85 @@ TEST(PlannerBounds, HeadsLoadAndTails) {
   EXPECT_FALSE(opplan::pipeline_lower_bound(PipelineSpec{}).ok());
 }
 
+// The memory-wall bounds against the exact optimum (brute::Solver above, an independent search
+// over per-device orders) on specs small enough to solve exactly: never above it, and equal on
+// the cases the walls describe fully (1F1B-like caps on linear placements, b freeing nothing, b
+// freeing everything, an unsplit B). The exact schedule itself is replayed and verified.
+struct ExactCase {
+  int devices, micro_batches;
+  double f, b, w, p2p, cap, b_frees;
+  double optimum;
+  bool tight;  // the bound equals the optimum
+};
+
+class PlannerBoundVsExactOptimum : public ::testing::TestWithParam<ExactCase> {};
+
+TEST_P(PlannerBoundVsExactOptimum, NeverAboveAndTightWhereExpected) {
+  const ExactCase c = GetParam();
+  StageSpec stage = times(c.f, c.b, c.w, c.p2p);
+  stage.input_grad_frees = c.b_frees;
+  const PipelineSpec spec = make(Placement::kLinear, c.devices, c.micro_batches, stage, c.cap);
+  const double bound = *opplan::pipeline_lower_bound(spec);
+  // The heuristic plan (no MIP) as the upper limit of the exact search.
+  PlannerOptions options;
+  options.use_mip = false;
+  const PlanResult heuristic = plan_ok(spec, options);
+  brute::Solver exact(spec);
+  const brute::Result best = exact.solve(heuristic.makespan + 1e-6, 60);
+  ASSERT_TRUE(best.complete) << "the exact search did not finish";
+  ASSERT_TRUE(std::isfinite(best.makespan));
+  EXPECT_NEAR(best.makespan, c.optimum, 1e-9);
+  // The exact orders replay to a valid schedule of that makespan.
+  opplan::PipelineOrders orders;
+  orders.devices.resize(best.orders.size());
+  for (std::size_t d = 0; d < best.orders.size(); ++d)
+    for (const auto& item : best.orders[d]) orders.devices[d].push_back(opplan::OrderEntry{item, {}});
+  auto replay = opplan::simulate(spec, orders);
+  ASSERT_TRUE(replay.ok()) << replay.status().to_string();
+  EXPECT_TRUE(opplan::verify(spec, *replay).ok());
+  EXPECT_NEAR(replay->metrics.makespan, best.makespan, 1e-9);
+  // The bound.
+  EXPECT_LE(bound, best.makespan + 1e-9);
+  if (c.tight)
+    EXPECT_NEAR(bound, best.makespan, 1e-9);
+  else
+    EXPECT_LT(bound, best.makespan - 1e-9);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tiny, PlannerBoundVsExactOptimum,
+    ::testing::Values(
+        // 1F1B's peak as the cap: the second wall and the last forward make the bound exact.
+        ExactCase{2, 4, 1, 1.5, 0.5, 0, 2, 0, 14, true}, ExactCase{2, 4, 1, 1.5, 0.5, 0.1, 2, 0, 14.4, true},
+        ExactCase{2, 4, 2, 1, 1, 0.2, 2, 0, 18.8, true}, ExactCase{3, 6, 1, 1.5, 0.5, 0, 3, 0, 22, true},
+        ExactCase{3, 6, 2, 1, 1, 0.2, 3, 0, 29.6, true},
+        // Below 1F1B's peak; one activation per device (the serial schedule is optimal).
+        ExactCase{3, 5, 1, 1.5, 0.5, 0, 2, 0, 24, true}, ExactCase{2, 4, 1, 1.5, 0.5, 0, 1, 0, 22, true},
+        // An unsplit B (W = 0) releases the activation; so does a b that frees all of it.
+        ExactCase{3, 5, 1, 2, 0, 0.1, 2, 0, 28.2, true}, ExactCase{3, 5, 2, 1, 1, 0.2, 2, 1, 30.4, true},
+        // Not tight: F = b = W under a cap of 2 on 3 devices, and a b that frees half (first wall only).
+        ExactCase{3, 6, 1, 1, 1, 0, 2, 0, 25, false}, ExactCase{2, 4, 2, 1, 1, 0.2, 1.5, 0.5, 26.6, false}));
+
 TEST(PlannerBounds, MemoryWall) {
-  // 4 devices, F:b:W 1:1.5:0.5, room for 4 activations: device 0 runs F0..F3, then nothing can
-  // free memory before W0 ends at 4 + 3 * 1.5 + 1.5 + 0.5 = 10.5; the b and W of micro-batches 0-3
-  // (from 8.5) and all of micro-batches 4-7 (F from 10.5) still need 6 + 2 + 12 = 20: 28.5.
-  EXPECT_DOUBLE_EQ(*opplan::pipeline_lower_bound(make(Placement::kLinear, 4, 8, times(1, 1.5, 0.5), 4)), 28.5);
+  // 4 devices, F:b:W 1:1.5:0.5, room for 4 activations. A forward's activation lives at least
+  // L = 4 + 3 * 1.5 + 1.5 + 0.5 = 10.5 on device 0 (to the end of its W), so forwards 4-7 start at
+  // 10.5 or later (the wall). Before the last forward starts, device 0 has run 7 forwards and the
+  // b and W of 4 micro-batches: in head order F x4 (0-4), b x4 (from 8.5: 8.5-14.5), W x4 (from 10:
+  // 14.5-16.5), F x3 (16.5-19.5); then the last micro-batch needs 1 + 7.5 + 1.5 + 0.5 = 10.5 more:
+  // 30, which ZB-H1 reaches (the first wall alone gave 28.5).
+  EXPECT_DOUBLE_EQ(*opplan::pipeline_lower_bound(make(Placement::kLinear, 4, 8, times(1, 1.5, 0.5), 4)), 30);
+  auto zb = opplan::build_schedule(make(Placement::kLinear, 4, 8, times(1, 1.5, 0.5), 4), ScheduleKind::kZBH1);
+  ASSERT_TRUE(zb.ok());
+  EXPECT_DOUBLE_EQ(zb->metrics.makespan, 30);
   // Without the cap: the last device starts at 3, its F and b take 8 + 12, and after its last b the
   // input gradient still crosses 3 devices (4.5) and ends in a W (0.5): 28.
   EXPECT_DOUBLE_EQ(*opplan::pipeline_lower_bound(make(Placement::kLinear, 4, 8, times(1, 1.5, 0.5))), 28);
-  // At F = b = W = 1 and room for 4, the wall gives 27 again, which ZB-H1 reaches (test below).
+  // At F = b = W = 1 and room for 4, the walls give 27 again, which ZB-H1 reaches (test below).
   EXPECT_DOUBLE_EQ(*opplan::pipeline_lower_bound(make(Placement::kLinear, 4, 8, times(1, 1, 1), 4)), 27);
+  // Room for 2 on 2 devices, 1:1.5:0.5 (the exact optimum is 14, see PlannerBoundVsExactOptimum):
+  // F0 F1 (0-2), b0 b1 (from 3.5: 3.5-6.5), W0 W1 (6.5-7.5), F2 (from the wall at 5.5: 7.5-8.5),
+  // then the last micro-batch: 1 + 2.5 + 1.5 + 0.5 = 5.5 -> 14.
+  EXPECT_DOUBLE_EQ(*opplan::pipeline_lower_bound(make(Placement::kLinear, 2, 4, times(1, 1.5, 0.5), 2)), 14);
 }
 
 // Zero-Bubble's case (§4.7, p = 4, m = 8, 1F1B memory): 27, which is also the bound.
@@ -156,7 +499,8 @@ INSTANTIATE_TEST_SUITE_P(Pp4, NeverWorseThanBaselines,
 // so the same spec and options give the same plan, task for task, whatever the machine's load (the
 // generous time limit is only a safety cap and must not be what ended the search).
 TEST(PlannerDeterminism, SameInputSamePlan) {
-  PipelineSpec spec = make(Placement::kLinear, 4, 8, times(2, 1, 1, 0.2), 4);  // a sweep case, 1F1B's peak
+  // A sweep case with a gap left (DualPipe's placement and peak, p2p 10 % of F).
+  PipelineSpec spec = make(Placement::kDualPipe, 4, 8, times(1, 1.5, 0.5, 0.1), 5);
   PlannerOptions options;
   options.time_limit = 120;
   const PlanResult a = plan_ok(spec, options);
@@ -211,7 +555,7 @@ TEST(PlannerDeterminism, AnotherSeedNeverWorseThanTheBaselines) {
 
 // When the safety cap, not the deterministic budget, ends the search, the result says so.
 TEST(PlannerDeterminism, TimeLimitCutIsReported) {
-  const PipelineSpec spec = make(Placement::kLinear, 4, 12, times(2, 1, 1, 0.2), 4);
+  const PipelineSpec spec = make(Placement::kDualPipe, 4, 12, times(1, 1.5, 0.5, 0.1), 5);
   PlannerOptions options;
   options.time_limit = 0.05;  // the whole-instance MIP alone needs far longer
   const PlanResult r = plan_ok(spec, options);
@@ -351,6 +695,104 @@ TEST(PlannerBadInput, PlacementNeedsEqualStages) {
   auto r = opplan::plan_pipeline(spec, options);
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("must all be equal"));
+}
+
+// The stop request (progress.hpp): set before the call, the planner still runs the cheap warm starts
+// (serial, baselines, greedy) and returns the best of them, verified, saying the caller stopped it.
+TEST(PlannerMonitor, StopBeforeTheCallReturnsTheWarmStarts) {
+  // DualPipe's placement and peak: the warm starts leave a gap (else the plan would be optimal).
+  const PipelineSpec spec = make(Placement::kDualPipe, 4, 12, times(1, 1.5, 0.5, 0.1), 5);
+  std::atomic<bool> stop{true};
+  PlannerOptions options;
+  options.monitor.stop = &stop;
+  const PlanResult r = plan_ok(spec, options);
+  EXPECT_EQ(r.termination, opplan::PlanTermination::kStopped);
+  EXPECT_STREQ(opplan::to_string(r.termination), "stopped");
+  EXPECT_THAT(r.message, HasSubstr("caller stopped"));
+  EXPECT_EQ(r.mip_solves, 0);
+  // Nothing after the baselines ran: no list-scheduler rule, no random draw.
+  for (const auto& c : r.candidates) EXPECT_EQ(c.name.rfind("list/", 0), std::string::npos) << c.name;
+  // It is the best of the warm starts, so no worse than DualPipe under the same memory.
+  auto zb = opplan::build_schedule(spec, ScheduleKind::kDualPipe);
+  ASSERT_TRUE(zb.ok());
+  EXPECT_LE(r.makespan, zb->metrics.makespan + 1e-9);
+  EXPECT_DOUBLE_EQ(r.makespan, 40.2);  // DualPipe's own (no warm start beats it here)
+  // Without the stop request the list-scheduler rules run too.
+  PlannerOptions free_options;
+  free_options.use_mip = false;
+  const PlanResult full = plan_ok(spec, free_options);
+  EXPECT_EQ(full.termination, opplan::PlanTermination::kNoImprovement);
+  EXPECT_TRUE(std::any_of(full.candidates.begin(), full.candidates.end(),
+                          [](const auto& c) { return c.name.rfind("list/", 0) == 0; }));
+  EXPECT_LE(full.makespan, r.makespan);
+}
+
+// Progress reports: every improvement is reported with a strictly smaller best, the bound is the
+// planner's from the first report on, and the last best is the returned makespan.
+TEST(PlannerMonitor, ReportsImprovementsDownToTheResult) {
+  const PipelineSpec spec = make(Placement::kDualPipe, 4, 12, times(1, 1.5, 0.5, 0.1), 5);
+  std::vector<opplan::PlanProgress> reports;
+  PlannerOptions options;
+  options.time_limit = 60;
+  options.use_mip = false;  // warm starts and list schedules only (fast)
+  options.monitor.interval = 0;  // every routine report too
+  options.monitor.progress = [&](const opplan::PlanProgress& p) { reports.push_back(p); };
+  const PlanResult r = plan_ok(spec, options);
+  ASSERT_FALSE(reports.empty());
+  int improved = 0;
+  double best = std::numeric_limits<double>::infinity();
+  bool saw_lists = false;
+  for (const auto& p : reports) {
+    EXPECT_DOUBLE_EQ(p.bound, r.lower_bound);
+    if (std::string(p.step) == "list schedules") saw_lists = true;
+    if (!p.improved) continue;
+    ++improved;
+    EXPECT_LT(p.best, best);
+    best = p.best;
+  }
+  EXPECT_GE(improved, 2);  // serial, then something better
+  EXPECT_DOUBLE_EQ(best, r.makespan);
+  EXPECT_DOUBLE_EQ(reports.back().best, r.makespan);
+  EXPECT_EQ(std::string(reports.front().step), "warm starts");
+  EXPECT_TRUE(saw_lists);
+  EXPECT_GT(r.lower_bound, 0);
+}
+
+// A stop request from inside the callback stops the search at its next check.
+TEST(PlannerMonitor, StopFromTheCallbackEndsTheSearch) {
+  const PipelineSpec spec = make(Placement::kDualPipe, 4, 12, times(1, 1.5, 0.5, 0.1), 5);
+  std::atomic<bool> stop{false};
+  PlannerOptions options;
+  options.time_limit = 60;
+  options.monitor.interval = 0;
+  options.monitor.stop = &stop;
+  options.monitor.progress = [&](const opplan::PlanProgress& p) {
+    if (std::string(p.step) == "list schedules") stop = true;
+  };
+  const PlanResult r = plan_ok(spec, options);
+  EXPECT_EQ(r.termination, opplan::PlanTermination::kStopped) << r.message;
+  EXPECT_EQ(r.mip_solves, 0);
+}
+
+TEST(PlannerMonitor, CallbackExceptionPropagates) {
+  const PipelineSpec spec = make(Placement::kLinear, 4, 8, times(1, 1, 1), 4);
+  PlannerOptions options;
+  int calls = 0;
+  options.monitor.progress = [&](const opplan::PlanProgress&) {
+    ++calls;
+    throw std::runtime_error("progress callback failed");
+  };
+  try {
+    (void)opplan::plan_pipeline(spec, options);
+    ADD_FAILURE() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "progress callback failed");
+  }
+  EXPECT_EQ(calls, 1);
+  options.monitor.interval = -1;
+  auto bad = opplan::plan_pipeline(spec, options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("monitor.interval"));
 }
 
 TEST(PlannerOptionsTest, NamesRoundTrip) {
