@@ -72,6 +72,11 @@ struct OperatorPlanOptions {
   int window_instances = 24;           // instances freed per MIP window, >= 2
   std::int64_t window_node_limit = 20;  // branch-and-bound nodes per window, >= 0
   int seed = 0;
+  // When not empty: the scheduling MIP of the chosen placement (every unit instance free; the
+  // returned schedule's makespan as the horizon and big-M) is written there as free MPS, for other
+  // solvers. Refused (the plan fails, naming the limit) above 2,000 unit instances, where the
+  // pairwise order binaries would number in the hundreds of thousands.
+  std::string mps_file;
   // Progress reports and the stop request (progress.hpp).
   PlanMonitor monitor;
   // A custom objective (and constraints): scores an operator-level schedule -- the kind the plan

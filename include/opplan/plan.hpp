@@ -62,7 +62,7 @@ struct PlanOptions {
   // and pipeline-only strategies are refused.
   std::function<double(const Schedule&)> score;
   // Knobs of the operator-level planner (its micro_batches, objective, time_limit, memory_cap,
-  // seed and monitor are taken from the fields above).
+  // seed and monitor are taken from the fields above; its mps_file exports its scheduling MIP).
   OperatorPlanOptions operator_level;
 
   // False, with a message naming the field, when a value is out of range.

@@ -445,6 +445,16 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
     cut = cut || windows.cut;
   }
 
+  if (!options.mps_file.empty()) {
+    constexpr std::size_t kMaxMpsInstances = 2000;
+    if (g.ops.size() > kMaxMpsInstances)
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("mps_file: the scheduling MIP of {} unit instances is too large to export (at most {}; "
+                                "use fewer micro-batches or a smaller max_units)",
+                                g.ops.size(), kMaxMpsInstances));
+    if (Status s = detail::write_schedule_mip(g, search.orders, options.objective, options.mps_file); !s.ok()) return s;
+  }
+
   // Back to operators, and the independent check.
   plan.units = problem.coarse.units;
   plan.unit_of = problem.coarse.unit_of;

@@ -142,6 +142,11 @@ MipOutcome solve_schedule_mip(const InstanceGraph& graph,
                               const std::vector<char>& free_op, PlanObjective objective, double seconds,
                               std::int64_t node_limit, const std::atomic<bool>* interrupt = nullptr);
 
+// Writes the whole-instance scheduling MIP (every instance free, big-M and bounds from `orders`'
+// schedule, the warm start's makespan as the horizon) as free MPS to `path`.
+Status write_schedule_mip(const InstanceGraph& graph, const std::vector<std::vector<int>>& orders,
+                          PlanObjective objective, const std::string& path);
+
 // How good a schedule is under `objective`: smaller is better, compared lexicographically (the
 // objective's own measure, then the makespan or the peak memory).
 std::pair<double, double> plan_score(const Schedule& schedule, PlanObjective objective);

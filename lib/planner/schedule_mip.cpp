@@ -299,6 +299,18 @@ class ScheduleFormulation : public Formulation {
 
 }  // namespace
 
+Status write_schedule_mip(const InstanceGraph& graph, const std::vector<std::vector<int>>& orders,
+                          PlanObjective objective, const std::string& path) {
+  std::vector<double> start;
+  const double upper = earliest_starts(graph, orders, start);
+  if (upper < 0) return Status(StatusCode::kInternal, "the schedule's orders deadlock");
+  const std::vector<char> all(graph.ops.size(), 1);
+  ScheduleFormulation formulation(graph, orders, start, upper, all, objective);
+  auto model = formulation.build();
+  if (!model.ok()) return model.status();
+  return write_mps(*model, path);
+}
+
 MipOutcome solve_schedule_mip(const InstanceGraph& graph,
                               const std::vector<std::vector<int>>& incumbent_orders, const Schedule& incumbent,
                               const std::vector<char>& free_op, PlanObjective objective, double seconds,

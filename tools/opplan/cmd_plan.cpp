@@ -214,6 +214,8 @@ Command add_plan_command(CLI::App& parent) {
       ->check(CLI::NonNegativeNumber);
   app->add_option("--placement-moves", g.placement_moves,
                   "Graph mode: local placement moves tried (default -1: by problem size)");
+  app->add_option("--mps", g.mps_file,
+                  "Graph mode: write the operator-level scheduling MIP of the chosen placement as free MPS");
   app->add_flag("--serialize-links", g.serialize_links,
                 "Graph mode: one transfer at a time per directed link, ordered by the search (default: overlapping)");
   app->add_option("--mip-windows", g.mip_windows, "Graph mode: MIP windows solved at most (default 8)")

@@ -111,6 +111,7 @@ int run_graph_plan(const GraphPlanArgs& args) {
   options.operator_level.mip_windows = args.mip_windows;
   options.operator_level.use_mip = !args.no_mip;
   options.operator_level.serialize_links = args.serialize_links;
+  options.operator_level.mps_file = args.mps_file;
   if (!args.json)
     std::cout << fmt::format("planning {} ({}, {}) on {} ({}), {}, strategy {}\n", graph->name(), graph_source,
                              plural(graph->num_ops(), "op"), cluster->name(), plural(cluster->num_devices(), "device"),

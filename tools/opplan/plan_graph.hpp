@@ -24,7 +24,7 @@ struct GraphPlanArgs {
   int mip_windows = 8;
   bool no_mip = false;
   bool serialize_links = false;
-  std::string svg_file, trace_file;
+  std::string svg_file, trace_file, mps_file;
   bool show_ops = false;
   bool full = false;  // the full report (steps, per-device lines)
   bool json = false;
