@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <opplan/cluster.hpp>
 #include <opplan/graph.hpp>
+#include <opplan/pipeline.hpp>
 #include <opplan/status.hpp>
 
 namespace opplan::cli {
@@ -59,6 +60,22 @@ std::optional<Cluster> load_cluster(const std::string& cluster_file, const std::
 void add_graph_options(CLI::App& app, std::string& graph_file, std::string& model,
                        const std::string& graph_name = "-g,--graph");
 void add_cluster_options(CLI::App& app, std::string& cluster_file, std::string& preset);
+
+// The flags that describe a pipeline spec without a file (`schedule`, `export`).
+struct PipelineSpecFlags {
+  int pp = 0;
+  int micro_batches = 0;
+  double f = 1, b = 1, w = 1;
+  std::optional<double> fb;
+  double p2p = 0;
+  std::optional<double> mem_cap;
+  int chunks = 2;
+};
+// The spec a schedule named `kind_name` runs on with placement `need`: `file` as it is when it has
+// that placement already, laid out again when its stages are all equal (an error naming the kind
+// otherwise); without a file, one built from the flags.
+Result<PipelineSpec> pipeline_spec_for(const PipelineSpecFlags& flags, const std::optional<PipelineSpec>& file,
+                                       Placement need, std::string_view kind_name);
 
 // "1 op", "3 ops"; `many` when the plural is not singular + "s".
 std::string plural(std::size_t n, std::string_view one, std::string_view many = {});

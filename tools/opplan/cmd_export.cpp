@@ -29,13 +29,7 @@ struct ExportArgs {
   // pytorch
   std::string spec_file;
   std::string schedule;
-  int pp = 0;
-  int micro_batches = 0;
-  double f = 1, b = 1, w = 1;
-  std::optional<double> fb;
-  double p2p = 0;
-  std::optional<double> mem_cap;
-  int chunks = 2;
+  PipelineSpecFlags spec;  // or spec_file
   double time_limit = 10;
   // megatron / deepspeed
   std::string graph_file;
@@ -60,30 +54,13 @@ std::string kind_names() {
 // The spec of the schedule: the file's, laid out again for the kind's placement when its stages are
 // all equal, or one built from the flags.
 Result<PipelineSpec> spec_for(const ExportArgs& args, Placement need) {
+  std::optional<PipelineSpec> file;
   if (!args.spec_file.empty()) {
-    auto file = read_pipeline_spec_json(args.spec_file);
-    if (!file.ok() || file->placement == need) return file;
-    for (const StageSpec& s : file->stages)
-      if (s != file->stages.front())
-        return Status(StatusCode::kInvalidArgument,
-                      fmt::format("schedule '{}' needs the '{}' placement and the spec's stages differ, so they "
-                                  "cannot be laid out again; write the spec with that placement",
-                                  args.schedule, to_string(need)));
-    auto spec = make_pipeline_spec(need, file->num_devices, file->num_micro_batches, file->stages.front(),
-                                   file->placement == Placement::kInterleaved ? file->chunks : args.chunks);
-    if (!spec.ok()) return spec.status();
-    spec->name = file->name;
-    spec->memory_cap = file->memory_cap;
-    if (Status s = spec->validate(); !s.ok()) return s;
-    return spec;
+    auto read = read_pipeline_spec_json(args.spec_file);
+    if (!read.ok()) return read.status();
+    file = std::move(*read);
   }
-  StageSpec stage;
-  stage.forward = args.f;
-  stage.input_grad = args.b;
-  stage.weight_grad = args.w;
-  stage.forward_backward = args.fb;
-  stage.p2p = args.p2p;
-  return make_pipeline_spec(need, args.pp, args.micro_batches, stage, args.chunks, args.mem_cap);
+  return pipeline_spec_for(args.spec, file, need, args.schedule);
 }
 
 int run_pytorch(const ExportArgs& args) {
@@ -198,17 +175,17 @@ Command add_export_command(CLI::App& parent) {
                                     : fmt::format("unknown schedule '{}' (known: {})", v, kind_names());
                        });
   std::vector<CLI::Option*> pipeline_flags = {
-      app->add_option("--pp,--devices", args->pp, "pytorch: devices (pipeline ranks)")->check(CLI::PositiveNumber),
-      app->add_option("--microbatches", args->micro_batches,
+      app->add_option("--pp,--devices", args->spec.pp, "pytorch: devices (pipeline ranks)")->check(CLI::PositiveNumber),
+      app->add_option("--microbatches", args->spec.micro_batches,
                       "pytorch: micro-batches in total; megatron / deepspeed: per iteration (default 16)")
           ->check(CLI::PositiveNumber),
-      app->add_option("--f", args->f, "pytorch: forward time per stage (default 1)"),
-      app->add_option("--b", args->b, "pytorch: input-gradient time per stage (default 1)"),
-      app->add_option("--w", args->w, "pytorch: weight-gradient time per stage (default 1)"),
-      app->add_option("--fb", args->fb, "pytorch: overlapped F&B time (default F + B)"),
-      app->add_option("--p2p", args->p2p, "pytorch: transfer time between stages (default 0)"),
-      app->add_option("--mem-cap", args->mem_cap, "pytorch: per-device cap in micro-batch activations"),
-      app->add_option("--chunks", args->chunks, "pytorch: chunks per device for interleaved (default 2)")
+      app->add_option("--f", args->spec.f, "pytorch: forward time per stage (default 1)"),
+      app->add_option("--b", args->spec.b, "pytorch: input-gradient time per stage (default 1)"),
+      app->add_option("--w", args->spec.w, "pytorch: weight-gradient time per stage (default 1)"),
+      app->add_option("--fb", args->spec.fb, "pytorch: overlapped F&B time (default F + B)"),
+      app->add_option("--p2p", args->spec.p2p, "pytorch: transfer time between stages (default 0)"),
+      app->add_option("--mem-cap", args->spec.mem_cap, "pytorch: per-device cap in micro-batch activations"),
+      app->add_option("--chunks", args->spec.chunks, "pytorch: chunks per device for interleaved (default 2)")
           ->check(CLI::PositiveNumber)};
   app->add_option("--time-limit", args->time_limit, "pytorch --schedule plan: seconds for the planner (default 10)")
       ->check(CLI::PositiveNumber);
@@ -240,7 +217,7 @@ Command add_export_command(CLI::App& parent) {
   app->callback([args, app, spec_file, schedule, pipeline_flags] {
     if (args->format == "pytorch") {
       if (schedule->count() == 0) throw CLI::RequiredError("--schedule (with --format pytorch)");
-      if (args->spec_file.empty() && (args->pp == 0 || args->micro_batches == 0))
+      if (args->spec_file.empty() && (args->spec.pp == 0 || args->spec.micro_batches == 0))
         throw CLI::RequiredError("a SPEC file or --pp and --microbatches (with --format pytorch)");
       if (!args->spec_file.empty())
         for (CLI::Option* o : pipeline_flags)
@@ -256,7 +233,7 @@ Command add_export_command(CLI::App& parent) {
       for (std::size_t i = 0; i < pipeline_flags.size(); ++i)
         if (i != 1 && pipeline_flags[i]->count() > 0)
           throw CLI::ValidationError(pipeline_flags[i]->get_name(), "applies to --format pytorch, not " + args->format);
-      if (args->micro_batches > 0) args->stage_microbatches = args->micro_batches;
+      if (args->spec.micro_batches > 0) args->stage_microbatches = args->spec.micro_batches;
     }
   });
   return {app, [args] { return args->format == "pytorch" ? run_pytorch(*args) : run_engine(*args); }};

@@ -29,12 +29,7 @@ using Json = nlohmann::ordered_json;
 
 struct PlanArgs {
   std::string spec_file;
-  int pp = 0;
-  int micro_batches = 0;
-  double f = 1, b = 1, w = 1;
-  std::optional<double> fb;
-  double p2p = 0;
-  std::optional<double> mem_cap;
+  PipelineSpecFlags spec;  // pipeline mode without SPEC; micro_batches and mem_cap in graph mode too
   std::string placement = "given";
   std::string objective = "makespan";
   double time_limit = 10;
@@ -114,20 +109,17 @@ int run_plan(const PlanArgs& args) {
     if (!read.ok()) return report_error(read.status(), args.spec_file);
     spec = std::move(*read);
   } else {
-    StageSpec stage;
-    stage.forward = args.f;
-    stage.input_grad = args.b;
-    stage.weight_grad = args.w;
-    stage.forward_backward = args.fb;
-    stage.p2p = args.p2p;
-    // From flags the stages are laid out linearly; --placement re-lays them.
-    auto made = make_pipeline_spec(Placement::kLinear, args.pp, args.micro_batches, stage);
+    // From flags the stages are laid out linearly (--placement re-lays them); the cap goes to the
+    // planner's options below.
+    PipelineSpecFlags flags = args.spec;
+    flags.mem_cap.reset();
+    auto made = pipeline_spec_for(flags, std::nullopt, Placement::kLinear, "plan");
     if (!made.ok()) return report_error(made.status());
     spec = std::move(*made);
   }
   PlannerOptions options;
   options.time_limit = args.time_limit;
-  options.memory_cap = args.mem_cap;
+  options.memory_cap = args.spec.mem_cap;
   options.seed = args.seed;
   options.window_instances = args.window;
   options.mip_node_limit = args.mip_node_limit;
@@ -165,16 +157,16 @@ Command add_plan_command(CLI::App& parent) {
       "SPEC file or --pp; graph mode (otherwise): a graph and a cluster, by default GPT-3 1.3B on one DGX-A100");
   app->add_option("SPEC", args->spec_file, "PipelineSpec JSON file; or give the spec with --pp, --microbatches, ...");
   std::vector<CLI::Option*> spec_flags = {
-      app->add_option("--pp", args->pp, "Pipeline mode: devices (pipeline ranks)")->check(CLI::PositiveNumber),
-      app->add_option("--f", args->f, "Pipeline mode: forward time per stage (default 1)"),
-      app->add_option("--b", args->b, "Pipeline mode: input-gradient time b per stage (default 1)"),
-      app->add_option("--w", args->w, "Pipeline mode: weight-gradient time W per stage (default 1)"),
-      app->add_option("--fb", args->fb, "Pipeline mode: overlapped F&B time of the DualPipe baseline (default F + B)"),
-      app->add_option("--p2p", args->p2p, "Pipeline mode: transfer time between stages on different devices (default 0)")};
+      app->add_option("--pp", args->spec.pp, "Pipeline mode: devices (pipeline ranks)")->check(CLI::PositiveNumber),
+      app->add_option("--f", args->spec.f, "Pipeline mode: forward time per stage (default 1)"),
+      app->add_option("--b", args->spec.b, "Pipeline mode: input-gradient time b per stage (default 1)"),
+      app->add_option("--w", args->spec.w, "Pipeline mode: weight-gradient time W per stage (default 1)"),
+      app->add_option("--fb", args->spec.fb, "Pipeline mode: overlapped F&B time of the DualPipe baseline (default F + B)"),
+      app->add_option("--p2p", args->spec.p2p, "Pipeline mode: transfer time between stages on different devices (default 0)")};
   CLI::Option* micro_batches =
-      app->add_option("--microbatches", args->micro_batches, "Micro-batches in total (graph mode: default 8)")
+      app->add_option("--microbatches", args->spec.micro_batches, "Micro-batches in total (graph mode: default 8)")
           ->check(CLI::PositiveNumber);
-  app->add_option("--mem-cap", args->mem_cap,
+  app->add_option("--mem-cap", args->spec.mem_cap,
                   "Per-device cap on parameters + activations: bytes in graph mode; in pipeline mode the spec's units "
                   "(flags: micro-batch activations), replacing the spec's caps");
   const auto one_of = [](auto parse, std::string what) {
@@ -230,9 +222,9 @@ Command add_plan_command(CLI::App& parent) {
                 "Print one JSON object (makespan, bubble, peak_activations, lower_bound, gap, solve_seconds, verified, "
                 "ops, ...)");
   app->callback([args, spec_flags, pipeline_only, graph_only, micro_batches] {
-    const bool pipeline = !args->spec_file.empty() || args->pp > 0;
+    const bool pipeline = !args->spec_file.empty() || args->spec.pp > 0;
     if (pipeline) {
-      if (args->spec_file.empty() && args->micro_batches == 0) throw CLI::RequiredError("--microbatches (with --pp)");
+      if (args->spec_file.empty() && args->spec.micro_batches == 0) throw CLI::RequiredError("--microbatches (with --pp)");
       for (CLI::Option* o : graph_only)
         if (o->count() > 0) throw CLI::ExcludesError(o->get_name(), args->spec_file.empty() ? "--pp" : "SPEC");
       if (!args->spec_file.empty()) {
@@ -248,10 +240,10 @@ Command add_plan_command(CLI::App& parent) {
       if (o->count() > 0) throw CLI::ExcludesError(o->get_name(), "graph mode (give --pp for pipeline mode)");
   });
   return {app, [args, time_limit] {
-            if (!args->spec_file.empty() || args->pp > 0) return run_plan(*args);
+            if (!args->spec_file.empty() || args->spec.pp > 0) return run_plan(*args);
             GraphPlanArgs g = args->graph;
-            if (args->micro_batches > 0) g.micro_batches = args->micro_batches;
-            g.memory_cap = args->mem_cap;
+            if (args->spec.micro_batches > 0) g.micro_batches = args->spec.micro_batches;
+            g.memory_cap = args->spec.mem_cap;
             g.objective = args->objective;
             if (time_limit->count() > 0) g.time_limit = args->time_limit;
             g.seed = args->seed;

@@ -27,13 +27,7 @@ using Json = nlohmann::ordered_json;
 struct ScheduleArgs {
   std::string spec_file;
   std::string kind;
-  int pp = 0;
-  int micro_batches = 0;
-  double f = 1, b = 1, w = 1;
-  std::optional<double> fb;
-  double p2p = 0;
-  std::optional<double> mem_cap;
-  int chunks = 2;
+  PipelineSpecFlags spec;  // or spec_file
   int max_in_flight = 0;
   std::string orders_file;
   std::string svg_file;
@@ -50,35 +44,10 @@ std::string kind_names() {
   return out;
 }
 
-// The spec a kind runs on: the file's (re-placed when its stages are all equal and the kind needs
-// another placement), or one built from the flags.
+// The spec a kind runs on (the greedy scheduler takes a file's spec on any placement).
 Result<PipelineSpec> spec_for(const ScheduleArgs& args, const std::optional<PipelineSpec>& file, ScheduleKind kind) {
-  const Placement need = required_placement(kind);
-  if (file) {
-    if (kind == ScheduleKind::kGreedy || file->placement == need) return *file;
-    const bool uniform = std::all_of(file->stages.begin(), file->stages.end(),
-                                     [&](const StageSpec& s) { return s == file->stages.front(); });
-    if (!uniform)
-      return Status(
-          StatusCode::kInvalidArgument,
-          fmt::format("schedule '{}' needs the '{}' placement and the spec's stages differ, so they cannot be "
-                      "laid out again; write the spec with that placement",
-                      to_string(kind), to_string(need)));
-    auto spec = make_pipeline_spec(need, file->num_devices, file->num_micro_batches, file->stages.front(),
-                                   file->placement == Placement::kInterleaved ? file->chunks : args.chunks);
-    if (!spec.ok()) return spec.status();
-    spec->name = file->name;
-    spec->memory_cap = file->memory_cap;
-    if (Status s = spec->validate(); !s.ok()) return s;
-    return spec;
-  }
-  StageSpec stage;
-  stage.forward = args.f;
-  stage.input_grad = args.b;
-  stage.weight_grad = args.w;
-  stage.forward_backward = args.fb;
-  stage.p2p = args.p2p;
-  return make_pipeline_spec(need, args.pp, args.micro_batches, stage, args.chunks, args.mem_cap);
+  if (file && kind == ScheduleKind::kGreedy) return *file;
+  return pipeline_spec_for(args.spec, file, required_placement(kind), to_string(kind));
 }
 
 Result<std::vector<std::string>> read_programs(const std::string& path) {
@@ -290,21 +259,21 @@ Command add_schedule_command(CLI::App& parent) {
   });
   auto* compare = app->add_flag("--compare", args->compare, "Print a table of every schedule kind for the spec");
   kind->excludes(compare);
-  auto* pp = app->add_option("--pp", args->pp, "Devices (pipeline ranks); dualpipev puts 2 stages on each")
+  auto* pp = app->add_option("--pp", args->spec.pp, "Devices (pipeline ranks); dualpipev puts 2 stages on each")
                  ->check(CLI::PositiveNumber);
   auto* mb =
-      app->add_option("--microbatches", args->micro_batches, "Micro-batches in total")->check(CLI::PositiveNumber);
+      app->add_option("--microbatches", args->spec.micro_batches, "Micro-batches in total")->check(CLI::PositiveNumber);
   std::vector<CLI::Option*> spec_flags = {
       pp,
       mb,
-      app->add_option("--f", args->f, "Forward time per stage (default 1)"),
-      app->add_option("--b", args->b, "Input-gradient time b per stage (default 1); full backward B = b + W"),
-      app->add_option("--w", args->w, "Weight-gradient time W per stage (default 1)"),
-      app->add_option("--fb", args->fb, "Overlapped F&B time (DualPipe; default F + B)"),
-      app->add_option("--p2p", args->p2p, "Transfer time between stages on different devices (default 0)"),
-      app->add_option("--mem-cap", args->mem_cap,
+      app->add_option("--f", args->spec.f, "Forward time per stage (default 1)"),
+      app->add_option("--b", args->spec.b, "Input-gradient time b per stage (default 1); full backward B = b + W"),
+      app->add_option("--w", args->spec.w, "Weight-gradient time W per stage (default 1)"),
+      app->add_option("--fb", args->spec.fb, "Overlapped F&B time (DualPipe; default F + B)"),
+      app->add_option("--p2p", args->spec.p2p, "Transfer time between stages on different devices (default 0)"),
+      app->add_option("--mem-cap", args->spec.mem_cap,
                       "Per-device cap in micro-batch activations (an F adds 1, B or W frees it)"),
-      app->add_option("--chunks", args->chunks, "Chunks per device for interleaved 1F1B (default 2)")
+      app->add_option("--chunks", args->spec.chunks, "Chunks per device for interleaved 1F1B (default 2)")
           ->check(CLI::PositiveNumber)};
   app->add_option("--max-in-flight", args->max_in_flight,
                   "greedy / zb-h2: activations in flight per device (0 = default)")
@@ -321,7 +290,7 @@ Command add_schedule_command(CLI::App& parent) {
   svg->excludes(compare);
   trace->excludes(compare);
   app->callback([args, app, spec_flags, kind, compare] {
-    if (args->spec_file.empty() && (args->pp == 0 || args->micro_batches == 0))
+    if (args->spec_file.empty() && (args->spec.pp == 0 || args->spec.micro_batches == 0))
       throw CLI::RequiredError("a SPEC file or --pp and --microbatches");
     if (!args->spec_file.empty())
       for (CLI::Option* o : spec_flags)

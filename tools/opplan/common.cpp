@@ -1,4 +1,5 @@
 // Error reporting and human-readable units shared by the subcommands.
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <string>
@@ -106,6 +107,35 @@ std::string human_seconds(double seconds) {
   if (magnitude >= 0.9995e-3) return three_digits(seconds * 1e3) + " ms";
   if (magnitude >= 0.9995e-6) return three_digits(seconds * 1e6) + " us";
   return three_digits(seconds * 1e9) + " ns";
+}
+
+
+Result<PipelineSpec> pipeline_spec_for(const PipelineSpecFlags& flags, const std::optional<PipelineSpec>& file,
+                                       Placement need, std::string_view kind_name) {
+  if (file) {
+    if (file->placement == need) return *file;
+    const bool uniform = std::all_of(file->stages.begin(), file->stages.end(),
+                                     [&](const StageSpec& s) { return s == file->stages.front(); });
+    if (!uniform)
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("schedule '{}' needs the '{}' placement and the spec's stages differ, so they cannot "
+                                "be laid out again; write the spec with that placement",
+                                kind_name, to_string(need)));
+    auto spec = make_pipeline_spec(need, file->num_devices, file->num_micro_batches, file->stages.front(),
+                                   file->placement == Placement::kInterleaved ? file->chunks : flags.chunks);
+    if (!spec.ok()) return spec.status();
+    spec->name = file->name;
+    spec->memory_cap = file->memory_cap;
+    if (Status s = spec->validate(); !s.ok()) return s;
+    return spec;
+  }
+  StageSpec stage;
+  stage.forward = flags.f;
+  stage.input_grad = flags.b;
+  stage.weight_grad = flags.w;
+  stage.forward_backward = flags.fb;
+  stage.p2p = flags.p2p;
+  return make_pipeline_spec(need, flags.pp, flags.micro_batches, stage, flags.chunks, flags.mem_cap);
 }
 
 }  // namespace opplan::cli
