@@ -12,29 +12,20 @@
 #include <string>
 #include <opplan/sharding.hpp>
 
+#include "core/text_units.hpp"
 #include "stages/layer_costs.hpp"
 
 OPPLAN_BEGIN_NAMESPACE
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using detail::bytes_text;
+using detail::Clock;
+using detail::seconds_since;
 constexpr double kNever = std::numeric_limits<double>::infinity();
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::string seconds_text(double s) {
-  if (!std::isfinite(s)) return "-";
-  if (s >= 1) return fmt::format("{:.3g} s", s);
-  if (s >= 1e-3) return fmt::format("{:.3g} ms", s * 1e3);
-  return fmt::format("{:.3g} us", s * 1e6);
-}
-
-std::string bytes_text(double b) {
-  if (b >= 1e9) return fmt::format("{:.3g} GB", b / 1e9);
-  if (b >= 1e6) return fmt::format("{:.3g} MB", b / 1e6);
-  return fmt::format("{:.3g} kB", b / 1e3);
-}
+// "-" for a figure that does not exist (no bound yet).
+std::string seconds_text(double s) { return std::isfinite(s) ? detail::seconds_text(s) : std::string("-"); }
 
 // Reports across strategies: `best` never goes back up when the second strategy starts.
 PlanMonitor shared_monitor(const PlanMonitor& outer, double* best) {

@@ -11,13 +11,16 @@
 #include <random>
 #include <tuple>
 
+#include "core/text_units.hpp"
 #include "planner/operator_internal.hpp"
 
 OPPLAN_BEGIN_NAMESPACE
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using detail::bytes_text;
+using detail::Clock;
+using detail::seconds_since;
 constexpr double kNever = std::numeric_limits<double>::infinity();
 
 // Phase orders of the list scheduler (ranks of F, b, W; smaller first).
@@ -27,7 +30,6 @@ struct Phases {
 };
 constexpr Phases kPhases[] = {{1, 0, 2, "bFW"}, {0, 1, 2, "FbW"}, {2, 0, 1, "bWF"}, {0, 2, 1, "FWb"}};
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Per device: the cap on parameters + activations.
 std::vector<double> device_caps(const Cluster& cluster, const std::optional<double>& memory_cap) {
@@ -36,11 +38,6 @@ std::vector<double> device_caps(const Cluster& cluster, const std::optional<doub
   return cap;
 }
 
-std::string bytes_text(double bytes) {
-  if (bytes >= 1e9) return fmt::format("{:.3g} GB", bytes / 1e9);
-  if (bytes >= 1e6) return fmt::format("{:.3g} MB", bytes / 1e6);
-  return fmt::format("{:.4g} bytes", bytes);
-}
 
 // Memory no placement can meet: an op larger than every device, or a model larger than all of
 // them together (one micro-batch of activations counted).

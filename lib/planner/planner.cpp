@@ -12,6 +12,7 @@
 #include <opplan/mip_model.hpp>
 #include <tuple>
 
+#include "core/text_units.hpp"
 #include "pipeline/pipeline_internal.hpp"
 #include "planner/planner_internal.hpp"
 
@@ -19,9 +20,8 @@ OPPLAN_BEGIN_NAMESPACE
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+using detail::Clock;
+using detail::seconds_since;
 
 // Phase orders for the list scheduler: the rank of F, b and W (smaller first).
 struct ListPhases {

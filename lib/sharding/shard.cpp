@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "core/text_units.hpp"
+
 OPPLAN_BEGIN_NAMESPACE
 
 bool ShardingOptions::IsValid(std::string* error) const {
@@ -33,26 +35,11 @@ bool ShardingOptions::IsValid(std::string* error) const {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using detail::bytes_text;
+using detail::Clock;
+using detail::seconds_text;
 
-double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-std::string seconds_text(double s) {
-  const double a = std::fabs(s);
-  if (a == 0) return "0 s";
-  if (a >= 1) return fmt::format("{:.3g} s", s);
-  if (a >= 1e-3) return fmt::format("{:.3g} ms", s * 1e3);
-  if (a >= 1e-6) return fmt::format("{:.3g} us", s * 1e6);
-  return fmt::format("{:.3g} ns", s * 1e9);
-}
-
-std::string bytes_text(double b) {
-  if (std::isinf(b)) return "unlimited";
-  const char* units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-  int u = 0;
-  while (u < 5 && std::fabs(b) >= 1000) b /= 1000, ++u;
-  return fmt::format("{:.3g} {}", b, units[u]);
-}
+double since(Clock::time_point start) { return detail::seconds_since(start); }
 
 }  // namespace
 
