@@ -27,6 +27,18 @@ constexpr double kNever = std::numeric_limits<double>::infinity();
 // "-" for a figure that does not exist (no bound yet).
 std::string seconds_text(double s) { return std::isfinite(s) ? detail::seconds_text(s) : std::string("-"); }
 
+// The schedule and outcome fields OperatorPlan and PlanResult share.
+template <typename PlannerResult>
+void take_outcome(Plan& p, PlannerResult& r) {
+  p.schedule = std::move(r.schedule);
+  p.iteration_seconds = r.makespan;
+  p.lower_bound = r.lower_bound;
+  p.gap = r.gap;
+  p.verified = r.verified;
+  p.summary.termination = r.termination;
+  p.summary.message = r.message;
+}
+
 // Reports across strategies: `best` never goes back up when the second strategy starts.
 PlanMonitor shared_monitor(const PlanMonitor& outer, double* best) {
   PlanMonitor m = outer;
@@ -58,13 +70,7 @@ Result<Plan> operator_level(const Graph& graph, const Cluster& cluster, const Co
   p.strategy = PlanStrategy::kOperatorLevel;
   p.placement = op->placement;
   p.sharding.assign(graph.num_ops(), "replicated");
-  p.schedule = std::move(op->schedule);
-  p.iteration_seconds = op->makespan;
-  p.lower_bound = op->lower_bound;
-  p.gap = op->gap;
-  p.verified = op->verified;
-  p.summary.termination = op->termination;
-  p.summary.message = op->message;
+  take_outcome(p, *op);
   p.summary.steps.push_back({"operator-level", op->solve_seconds, op->BriefReport()});
   return p;
 }
@@ -196,13 +202,7 @@ Result<Plan> hierarchical(const Graph& graph, const Cluster& input_cluster, cons
   }
   steps.push_back({fmt::format("{}: sharding", name), seconds_since(t0), "every stage's ops on its logical mesh"});
   p.stages = std::move(*sp);
-  p.schedule = std::move(scheduled->schedule);
-  p.iteration_seconds = scheduled->makespan;
-  p.lower_bound = scheduled->lower_bound;
-  p.gap = scheduled->gap;
-  p.verified = scheduled->verified;
-  p.summary.termination = scheduled->termination;
-  p.summary.message = scheduled->message;
+  take_outcome(p, *scheduled);
   return p;
 }
 
