@@ -70,8 +70,8 @@ Result<Plan> operator_level(const Graph& graph, const Cluster& cluster, const Co
   p.strategy = PlanStrategy::kOperatorLevel;
   p.placement = op->placement;
   p.sharding.assign(graph.num_ops(), "replicated");
+  p.summary.steps.push_back({"operator-level", op->solve_seconds, op->BriefReport()});  // before the move
   take_outcome(p, *op);
-  p.summary.steps.push_back({"operator-level", op->solve_seconds, op->BriefReport()});
   return p;
 }
 
