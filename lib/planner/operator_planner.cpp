@@ -77,7 +77,6 @@ struct UnitSearch {
   Schedule schedule;                     // unit level
   std::pair<double, double> score{kNever, kNever};
   std::string source;
-  int tried = 0;
 
   // A timed unit-level schedule of `orders`, or nothing when they deadlock or break memory.
   std::optional<Schedule> replay(const std::vector<std::vector<int>>& candidate) const {
@@ -109,7 +108,6 @@ struct UnitSearch {
   }
 
   bool offer(const std::vector<std::vector<int>>& candidate, const std::string& name) {
-    ++tried;
     if (candidate.empty()) return false;
     auto s = replay(candidate);
     if (!s) return false;
