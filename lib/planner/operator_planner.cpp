@@ -9,6 +9,7 @@
 #include <numeric>
 #include <functional>
 #include <random>
+#include <span>
 #include <tuple>
 
 #include "core/text_units.hpp"
@@ -23,13 +24,8 @@ using detail::Clock;
 using detail::seconds_since;
 constexpr double kNever = std::numeric_limits<double>::infinity();
 
-// Phase orders of the list scheduler (ranks of F, b, W; smaller first).
-struct Phases {
-  int f, b, w;
-  const char* name;
-};
-constexpr Phases kPhases[] = {{1, 0, 2, "bFW"}, {0, 1, 2, "FbW"}, {2, 0, 1, "bWF"}, {0, 2, 1, "FWb"}};
-
+// The list scheduler's phase orders this planner draws from (planner_internal.hpp).
+constexpr std::span<const detail::ListPhases> kPhases = std::span(detail::kPhaseOrders).first<4>();
 
 // Per device: the cap on parameters + activations.
 std::vector<double> device_caps(const Cluster& cluster, const std::optional<double>& memory_cap) {

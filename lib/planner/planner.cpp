@@ -24,12 +24,8 @@ using detail::Clock;
 using detail::seconds_since;
 
 // Phase orders for the list scheduler: the rank of F, b and W (smaller first).
-struct ListPhases {
-  int f, b, w;
-  const char* name;
-};
-constexpr ListPhases kPhaseOrders[] = {{1, 0, 2, "bFW"}, {0, 1, 2, "FbW"}, {2, 0, 1, "bWF"},
-                                       {0, 2, 1, "FWb"}, {1, 2, 0, "WFb"}, {2, 1, 0, "WbF"}};
+using detail::kPhaseOrders;
+using detail::ListPhases;
 
 std::string rule_name(const ListPhases& phases, const detail::ListRule& rule) {
   std::string name = std::string("list/") + phases.name;

@@ -102,6 +102,15 @@ PipelineOrders serial_orders(const PipelineSpec& spec, const InstanceGraph& grap
 std::vector<std::vector<int>> orders_of(const InstanceGraph& graph, const Schedule& schedule);
 PipelineOrders to_pipeline_orders(const InstanceGraph& graph, const std::vector<std::vector<int>>& orders);
 
+// Phase orders for the list scheduler: the ranks of F, b and W (smaller first), and a name. The
+// operator-level planner uses the first four (W never first: its units free memory at b or W).
+struct ListPhases {
+  int f, b, w;
+  const char* name;
+};
+inline constexpr ListPhases kPhaseOrders[] = {{1, 0, 2, "bFW"}, {0, 1, 2, "FbW"}, {2, 0, 1, "bWF"},
+                                              {0, 2, 1, "FWb"}, {1, 2, 0, "WFb"}, {2, 1, 0, "WbF"}};
+
 // A priority rule of list_schedule(): phase ranks (smaller first), tails as tie-break, and the
 // most activation chunks in flight per device (0 = only the memory cap).
 struct ListRule {
