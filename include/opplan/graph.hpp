@@ -68,6 +68,11 @@ struct Op {
   std::string dims;   // einsum-like dimension annotation, e.g. "b m k, k n -> b m n"; may be empty
   std::string layer;  // optional layer tag (ops of one repeated layer share it)
   std::string group;  // optional co-location group: ops of one group run on the same device(s)
+  // Optional: the name of the op that owns the weight this op also reads (a tied weight, e.g. an
+  // LM head multiplying by the token embedding table). The owner counts the parameters (this op's
+  // param_bytes covers only weights of its own); sharding keeps the weight's layout the same in
+  // both ops (an alias constraint, docs/sharding.md).
+  std::string params_from;
 
   const PhaseCost& cost(Phase phase) const;
   PhaseCost& cost(Phase phase);

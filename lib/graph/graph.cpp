@@ -82,7 +82,7 @@ bool operator==(const Op& a, const Op& b) {
   return a.name == b.name && a.kind == b.kind && a.forward == b.forward && a.input_grad == b.input_grad &&
          a.weight_grad == b.weight_grad && a.param_bytes == b.param_bytes &&
          a.activation_bytes == b.activation_bytes && a.shape == b.shape && a.dtype == b.dtype && a.dims == b.dims &&
-         a.layer == b.layer && a.group == b.group;
+         a.layer == b.layer && a.group == b.group && a.params_from == b.params_from;
 }
 
 Graph::Graph() : impl_(std::make_unique<Impl>()) {}

@@ -75,6 +75,27 @@ std::vector<GraphProblem> find_graph_problems(const Graph& graph) {
       c.add(GraphProblem::Subject::kOp, id.value(), "name",
             fmt::format("'{}' is also the name of op #{}", name, it->second));
   }
+  // A tied weight needs an owner that holds parameters of its own (chains would leave the weight's
+  // layout to two aliases at once).
+  for (OpId id : graph.ops()) {
+    const std::string& owner = graph.op(id).params_from;
+    if (owner.empty() || c.full()) continue;
+    const auto it = first_with_name.find(owner);
+    if (it == first_with_name.end()) {
+      c.add(GraphProblem::Subject::kOp, id.value(), "params_from", fmt::format("names no op ('{}')", owner));
+    } else if (it->second == id.value()) {
+      c.add(GraphProblem::Subject::kOp, id.value(), "params_from", "names the op itself");
+    } else {
+      const Op& o = graph.op(OpId(it->second));
+      if (!(o.param_bytes > 0))
+        c.add(GraphProblem::Subject::kOp, id.value(), "params_from",
+              fmt::format("names op '{}', which has no parameters (param_bytes 0)", owner));
+      else if (!o.params_from.empty())
+        c.add(GraphProblem::Subject::kOp, id.value(), "params_from",
+              fmt::format("names op '{}', which takes its weight from '{}' itself: name the owner '{}'", owner,
+                          o.params_from, o.params_from));
+    }
+  }
   for (EdgeId id : graph.edges()) {
     if (c.full()) return out;
     const Edge& e = graph.edge(id);

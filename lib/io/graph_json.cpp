@@ -31,10 +31,11 @@ enum RootField : std::size_t { kRootFormat, kRootVersion, kRootName, kRootOps, k
 
 constexpr std::string_view kOpFields[] = {"name",        "kind",        "forward",          "input_grad",
                                           "weight_grad", "param_bytes", "activation_bytes", "shape",
-                                          "dtype",       "dims",        "layer",            "group"};
+                                          "dtype",       "dims",        "layer",            "group",
+                                          "params_from"};
 enum OpField : std::size_t {
   kOpName, kOpKind, kOpForward, kOpInputGrad, kOpWeightGrad, kOpParamBytes, kOpActivationBytes, kOpShape,
-  kOpDType, kOpDims, kOpLayer, kOpGroup
+  kOpDType, kOpDims, kOpLayer, kOpGroup, kOpParamsFrom
 };
 
 constexpr std::string_view kPhaseFields[] = {"flops", "bytes", "seconds"};
@@ -136,6 +137,7 @@ class GraphReader {
     op.dims = o.string(kOpDims);
     op.layer = o.string(kOpLayer);
     op.group = o.string(kOpGroup);
+    op.params_from = o.string(kOpParamsFrom);
 
     graph_.add_op(std::move(op));
   }
@@ -227,6 +229,7 @@ void write_op(JsonWriter& w, const Op& op) {
   if (!op.dims.empty()) w.field("dims", op.dims);
   if (!op.layer.empty()) w.field("layer", op.layer);
   if (!op.group.empty()) w.field("group", op.group);
+  if (!op.params_from.empty()) w.field("params_from", op.params_from);
   w.end_object();
 }
 

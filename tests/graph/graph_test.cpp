@@ -184,6 +184,41 @@ TEST(Graph, ValidateReportsBadEdges) {
   EXPECT_THAT(s.message(), HasSubstr("edge #1 ('b' -> 'b'): connects op 'b' to itself"));
 }
 
+TEST(Graph, ValidateChecksWhoOwnsATiedWeight) {
+  Graph g;
+  Op table = make_op("table");
+  table.param_bytes = 100;
+  g.add_op(table);
+  Op head = make_op("head");
+  head.params_from = "table";  // fine
+  g.add_op(head);
+  ASSERT_TRUE(g.validate().ok()) << g.validate().to_string();
+  Op lost = make_op("lost");
+  lost.params_from = "nowhere";
+  g.add_op(lost);
+  Op self = make_op("self");
+  self.params_from = "self";
+  g.add_op(self);
+  Op bare = make_op("bare");
+  bare.params_from = "lost";  // has no parameters (and takes them from elsewhere)
+  g.add_op(bare);
+  Op chained = make_op("chained");
+  chained.param_bytes = 5;
+  chained.params_from = "table";
+  g.add_op(chained);
+  Op second = make_op("second");
+  second.params_from = "chained";
+  g.add_op(second);
+  const auto s = g.validate();
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr("4 problems"));
+  EXPECT_THAT(s.message(), HasSubstr("op 'lost' (#2): params_from names no op ('nowhere')"));
+  EXPECT_THAT(s.message(), HasSubstr("op 'self' (#3): params_from names the op itself"));
+  EXPECT_THAT(s.message(), HasSubstr("op 'bare' (#4): params_from names op 'lost', which has no parameters"));
+  EXPECT_THAT(s.message(),
+              HasSubstr("op 'second' (#6): params_from names op 'chained', which takes its weight from 'table' itself"));
+}
+
 TEST(Graph, ValidateNamesTheOpsOfACycle) {
   Graph g;
   const OpId in = g.add_op(make_op("input"));

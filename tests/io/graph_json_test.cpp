@@ -191,12 +191,30 @@ TEST(GraphJson, StopsCountingAfterFiftyProblems) {
   EXPECT_EQ(g.status().message().rfind("<string>: 50 problems (stopped counting)\n", 0), 0u);
 }
 
+TEST(GraphJson, TiedWeightOwnerIsReadWrittenAndChecked) {
+  const char* text = R"({"format": "opplan.graph", "version": 1, "ops": [
+      {"name": "embedding", "param_bytes": 8},
+      {"name": "lm_head", "params_from": "embedding"}]})";
+  auto g = parse_graph_json(text);
+  ASSERT_TRUE(g.ok()) << g.status().to_string();
+  EXPECT_EQ(g->op(OpId(1)).params_from, "embedding");
+  EXPECT_EQ(g->op(OpId(0)).params_from, "");
+  auto back = parse_graph_json(graph_to_json(*g, 2));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->op(OpId(1)), g->op(OpId(1)));
+  auto wrong = parse_graph_json(R"({"format": "opplan.graph", "version": 1, "ops": [
+      {"name": "lm_head", "params_from": "embeding"}]})");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("/ops/0/params_from: names no op ('embeding')"), std::string::npos) << wrong.status().message();
+}
+
 TEST(GraphJson, UnknownKeyListsTheKnownOnesWhenNothingIsClose) {
   auto g = parse_graph_json(R"({"format": "opplan.graph", "version": 1, "ops": [{"name": "a", "colour": "red"}]})");
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().message(),
             "<string>: /ops/0/colour: unknown field; the known ones here are name, kind, forward, input_grad, "
-            "weight_grad, param_bytes, activation_bytes, shape, dtype, dims, layer, group (extensions start with "
+            "weight_grad, param_bytes, activation_bytes, shape, dtype, dims, layer, group, params_from (extensions "
+            "start with "
             "\"x-\")");
 }
 
