@@ -97,6 +97,19 @@ struct ShardingStrategy {
   double communication_seconds = 0;    // collectives the strategy needs: partial sums, gradients
   double weight_sync_seconds = 0;      // of which: the all-reduce of parameter gradients (at full cost)
   double memory_bytes = 0;             // per device: parameters (with optimizer state) + saved activations
+  double parameter_bytes = 0;          // of memory_bytes: the parameters with their optimizer state
+  // Per device: the op's output tensor in this layout. Its gradient, as large, is live during the
+  // op's backward on top of everything held then (not part of memory_bytes; see peak_memory()).
+  double output_bytes = 0;
+};
+
+// An alias constraint: op `user` reads a weight that op `owner` holds (Op::params_from), so both
+// must lay it out the same way; gradients of the two uses then add up in place.
+// allowed[p * (strategies of user) + q] is 1 when strategy p of the owner and q of the user agree.
+struct ShardingAlias {
+  OpId owner;
+  OpId user;
+  std::vector<std::uint8_t> allowed;
 };
 
 // Everything the sharding ILP optimises over, before any merging: ops and edges by id.
@@ -111,12 +124,23 @@ struct OPPLAN_EXPORT ShardingProblem {
   // resharding[e][p * strategies[dst].size() + q].
   std::vector<std::vector<double>> resharding;
   std::vector<OpId> edge_src, edge_dst;  // by edge id, copied from the graph
+  std::vector<ShardingAlias> aliases;    // one per op with Op::params_from
+  // The order the step runs the forwards in (the backwards run in reverse): the graph's
+  // topological order. Empty means op id order.
+  std::vector<OpId> order;
 
   // One strategy index per op: the total seconds (strategies' compute and communication plus
-  // resharding on every edge), and the memory per device. Throw std::invalid_argument when the
-  // choice has the wrong size or an index out of range.
+  // resharding on every edge; +infinity when an alias constraint is broken), and the memory held
+  // per device at the end of the forward (parameters and saved activations). Throw
+  // std::invalid_argument when the choice has the wrong size or an index out of range.
   double cost(const std::vector<int>& choice) const;
   double memory(const std::vector<int>& choice) const;
+  // The peak per device over the step's live points: at the backward of op t, every parameter,
+  // the saved activations of t and of every op before it in `order`, and the gradient of t's output
+  // (output_bytes). This is what a memory budget bounds. `at`, when given, receives the op.
+  double peak_memory(const std::vector<int>& choice, OpId* at = nullptr) const;
+  // Whether every alias constraint holds.
+  bool aliases_hold(const std::vector<int>& choice) const;
 };
 
 // Derives every op's strategies and every edge's resharding costs. Fails with a Status naming the
@@ -127,8 +151,9 @@ OPPLAN_EXPORT Result<ShardingProblem> build_sharding_problem(const Graph& graph,
                                                              const Mesh& mesh, const CostModel& cost_model);
 
 struct ShardingOptions {
-  // Bytes each device may hold: parameters (with the cost model's optimizer factor) and saved
-  // activations. 0 = the smallest device memory of the mesh; opplan::kInf = no limit.
+  // Bytes each device may hold at every live point (ShardingProblem::peak_memory): parameters
+  // (with the cost model's optimizer factor), the saved activations and the gradient being
+  // produced. 0 = the smallest device memory of the mesh; opplan::kInf = no limit.
   double memory_budget = 0;
   // Alpa's graph simplification: an op of a light kind follows its deepest producer (its strategy
   // becomes a function of the producer's), which shrinks the ILP a lot.
@@ -165,8 +190,10 @@ struct ShardingOptions {
 // every ILP node, key "<leader op>/<strategy name>"; an ILP node is a group of ops that follow one
 // leader, shared by identical layers) and group "e" (continuous in [0, 1], one per pair of
 // strategy classes of two connected nodes, a class being the strategies the edge's costs do not
-// tell apart, e.g. those producing the same layout). Rows: one-hot per node, the marginals of every
-// edge, one memory row. Objective: microseconds (seconds * 1e6) so that solvers see well-scaled numbers.
+// tell apart, e.g. those producing the same layout; a pair that breaks an alias constraint has no
+// variable). Rows: one-hot per node, the marginals of every edge, and a memory row "memory" per
+// live point that can bind (the others are implied by a later one; one row when ops have no
+// output shapes). Objective: microseconds (seconds * 1e6) so that solvers see well-scaled numbers.
 // The graph and problem must outlive the formulation.
 class OPPLAN_EXPORT ShardingFormulation : public Formulation {
  public:
@@ -206,7 +233,14 @@ class OPPLAN_EXPORT ShardingFormulation : public Formulation {
   std::size_t num_tied() const;      // ops whose strategy vector another op of an identical layer owns
   std::size_t num_pruned() const;    // strategies dropped as dominated (no cheaper, no smaller anywhere)
   double memory_budget() const;      // resolved: bytes, possibly kInf
-  double minimum_memory() const;     // the least memory per device any solution can have
+  // The peak memory of a least-memory plan (of the plans with the least held memory and with the
+  // least memory in each row, alias constraints kept, the lowest peak): a budget this large is
+  // always feasible; with one memory row no solution has less.
+  double minimum_memory() const;
+  // A proven lower bound on the peak memory of any solution (<= minimum_memory()): budgets below
+  // it are rejected by build().
+  double memory_lower_bound() const;
+  std::size_t num_memory_rows() const;  // live points kept as rows
   static constexpr double kObjectiveScale = 1e6;  // ILP objective units per second
 
  protected:
@@ -237,7 +271,8 @@ struct OPPLAN_EXPORT ShardingPlan {
   double ilp_objective = 0;          // the solver's objective in seconds; equals `objective` (merging
                                      // and tying keep the accounting exact)
   double best_bound = 0;             // seconds; a lower bound on the objective of this ILP
-  double memory_bytes = 0;           // per device
+  double memory_bytes = 0;           // per device: the peak over live points, what the budget bounds
+  std::string peak_at;               // the op at whose backward that peak occurs
   double memory_budget = 0;          // bytes, possibly kInf
   bool lp_integral = false;          // the LP relaxation's optimum was integral: no branching needed
   // How the plan was found: "variable elimination", "variable elimination + Lagrangian" (the

@@ -237,10 +237,12 @@ class TransformerBuilder {
   // Logits = x * E^T. The weight is the token embedding table (tied), whose parameters the
   // embedding op already owns: param_bytes stays 0 here so the model is not counted twice. The
   // gradient of that shared weight is still computed here, so weight_grad carries its cost.
+  // params_from names the owner, so sharding gives the table one layout in both ops.
   OpId lm_head(OpId input) {
     const double in = x_.T * x_.h * x_.e, out = x_.T * x_.v * x_.e, weights = x_.v * x_.h * x_.e;
     const double flops = 2 * x_.T * x_.h * x_.v;
     Op op = base("lm_head", "", "matmul", {x_.ib, x_.is, x_.iv}, "b s h, h v -> b s v");
+    op.params_from = "embedding";
     op.forward = phase(flops, in + weights + out);
     op.input_grad = phase(flops, out + weights + in);
     op.weight_grad = phase(flops, out + in + weights);

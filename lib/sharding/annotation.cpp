@@ -5,8 +5,9 @@
 //  2. A remaining operand that contains the output's first (batch) dimension name is data: it is
 //     fed by the last in-edge too (a fused tensor such as QKV feeding Q and K), or, without
 //     in-edges, is an input with no gradient (token ids).
-//  3. Other remaining operands are the op's parameters when it has param_bytes, else inputs (a
-//     tied weight whose parameters another op owns). When the op has param_bytes but rule 2 took
+//  3. When the op has params_from, the first other remaining operand is the owner's weight (an
+//     alias). Other remaining operands are the op's parameters when it has param_bytes, else
+//     inputs (a tied weight whose owner the graph does not name). When the op has param_bytes but rule 2 took
 //     every remaining operand (expert weights "e h f" carry the batch-like expert name), the last
 //     one is the parameter.
 //  4. Sizes: output names from Op::shape; an operand alone on an edge of the same rank takes the
@@ -169,13 +170,22 @@ class OpBinder {
       if (batch_like && !edges.empty()) {
         t_.operands[i].role = OperandRole::kActivation;
         uses_.push_back({edges.back(), static_cast<int>(i)});
+      } else if (!batch_like && !op_.params_from.empty() && t_.aliased_operand < 0) {
+        t_.operands[i].role = OperandRole::kAliased;
+        t_.aliased_operand = static_cast<int>(i);
       } else if (!batch_like && op_.param_bytes > 0) {
         t_.operands[i].role = OperandRole::kParameter;
         any_param = true;
       }
     }
+    if (!op_.params_from.empty() && t_.aliased_operand < 0) {
+      problem(fmt::format("params_from names '{}' but no operand is left for that weight (after {} input edge(s) "
+                          "and the data operands)",
+                          op_.params_from, edges.size()));
+      return false;
+    }
     if (op_.param_bytes > 0 && !any_param) {
-      if (m > edges.size()) {
+      if (m > edges.size() && t_.aliased_operand != static_cast<int>(m) - 1) {
         // Rule 3's fallback: the last operand beyond the in-edges holds the parameters.
         const std::size_t last = m - 1;
         if (t_.operands[last].role == OperandRole::kActivation)
@@ -299,7 +309,8 @@ class OpBinder {
       else ++unknown_params;
     }
     for (Operand& o : t_.operands) {
-      if (o.role == OperandRole::kInput) o.bytes = elements(o.letters) * size_in_bytes(op_.dtype);
+      if (o.role == OperandRole::kInput || o.role == OperandRole::kAliased)
+        o.bytes = elements(o.letters) * size_in_bytes(op_.dtype);
       if (o.role != OperandRole::kParameter) continue;
       // Shares of param_bytes by element count (a bias the annotation leaves out is spread in).
       o.bytes = unknown_params == 0 ? op_.param_bytes * elements(o.letters) / param_elems : op_.param_bytes / params;

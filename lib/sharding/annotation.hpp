@@ -30,6 +30,7 @@ enum class OperandRole : std::uint8_t {
   kActivation,  // fed by an in-edge; its gradient flows back along the edge
   kParameter,   // a weight of the op: memory, and a gradient to all-reduce
   kInput,       // data with no producer and no gradient (token ids, a tied weight owned elsewhere)
+  kAliased,     // the weight of another op (Op::params_from): its layout must equal the owner's
 };
 
 struct Operand {
@@ -52,6 +53,7 @@ struct OpTensors {
   std::vector<std::int64_t> sizes;  // per name; -1 when it cannot be inferred
   std::vector<int> output;          // names of the output dims
   std::vector<Operand> operands;
+  int aliased_operand = -1;         // the operand with role kAliased, if any
   double output_bytes = 0;
   double implicit_param_bytes = 0;  // parameters no operand names (kept whole on every device)
   int norm_letter = -1;             // softmax / layer-norm: the dimension normalised over

@@ -1,4 +1,4 @@
-// Min-sum bucket elimination over the reduced sharding problem, with the memory row relaxed
+// Min-sum bucket elimination over the reduced sharding problem, with a memory row relaxed
 // into the objective (Lagrange). See elimination.hpp and docs/sharding.md, "Solving".
 //
 // The interaction graph has one vertex per node with more than one strategy and one edge per
@@ -35,7 +35,8 @@ struct Factor {
 
 class Eliminator {
  public:
-  explicit Eliminator(const Reduction& r) : r_(r) {
+  // constraints_only: edges count 0 where finite (only their alias +infinity entries remain).
+  explicit Eliminator(const Reduction& r, bool constraints_only = false) : r_(r), constraints_only_(constraints_only) {
     var_of_node_.assign(r.nodes.size(), -1);
     for (std::size_t n = 0; n < r.nodes.size(); ++n)
       if (r.nodes[n].cost.size() > 1) {
@@ -64,9 +65,10 @@ class Eliminator {
       f.table.resize(ka * kb);
       const auto ncols = static_cast<std::size_t>(e.num_col_classes);
       for (std::size_t p = 0; p < ka; ++p)
-        for (std::size_t q = 0; q < kb; ++q)
-          f.table[p * kb + q] =
-              e.cost[static_cast<std::size_t>(e.row_class[p]) * ncols + static_cast<std::size_t>(e.col_class[q])] * kUs;
+        for (std::size_t q = 0; q < kb; ++q) {
+          const double c = e.cost[static_cast<std::size_t>(e.row_class[p]) * ncols + static_cast<std::size_t>(e.col_class[q])];
+          f.table[p * kb + q] = constraints_only_ && c < kInf ? 0.0 : c * kUs;
+        }
       if (a < b) {
         f.scope = {a, b};
         f.stride = {kb, 1};
@@ -219,6 +221,7 @@ class Eliminator {
 
  private:
   const Reduction& r_;
+  bool constraints_only_ = false;
   std::vector<int> var_of_node_, node_of_var_;
   std::vector<std::size_t> size_;
   std::vector<Factor> edge_factors_;
@@ -228,6 +231,51 @@ class Eliminator {
 };
 
 }  // namespace
+
+std::vector<int> least_memory_choice(const Reduction& r) {
+  const bool constrained = std::any_of(r.edges.begin(), r.edges.end(), [](const ReducedEdge& e) {
+    return std::any_of(e.cost.begin(), e.cost.end(), [](double c) { return !(c < kInf); });
+  });
+  Eliminator eliminator(r, /*constraints_only=*/true);
+  const bool can_eliminate = constrained && eliminator.plan(std::size_t{1} << 24, nullptr);
+  // The choice minimising sum_n weight(n, k_n) under the alias constraints (per node without them).
+  auto least = [&](const auto& weight) {
+    std::vector<int> choice(r.nodes.size(), 0);
+    for (std::size_t n = 0; n < r.nodes.size(); ++n)
+      for (std::size_t k = 1; k < r.nodes[n].cost.size(); ++k)
+        if (weight(n, k) < weight(n, static_cast<std::size_t>(choice[n]))) choice[n] = static_cast<int>(k);
+    if (!can_eliminate) return choice;
+    std::vector<std::vector<double>> unary(eliminator.num_vars());
+    for (std::size_t v = 0; v < unary.size(); ++v) {
+      const auto n = static_cast<std::size_t>(eliminator.node_of_var(static_cast<int>(v)));
+      for (std::size_t k = 0; k < r.nodes[n].cost.size(); ++k) unary[v].push_back(weight(n, k));
+    }
+    const std::vector<int> by_var = eliminator.run(unary);
+    for (std::size_t v = 0; v < by_var.size(); ++v)
+      choice[static_cast<std::size_t>(eliminator.node_of_var(static_cast<int>(v)))] = by_var[v];
+    return choice;
+  };
+  auto peak = [&](const std::vector<int>& choice) {
+    double worst = 0;
+    for (const MemoryRow& row : r.memory_rows) {
+      double bytes = 0;
+      for (std::size_t n = 0; n < choice.size(); ++n) bytes += row.coef[n][static_cast<std::size_t>(choice[n])];
+      worst = std::max(worst, bytes);
+    }
+    return worst;
+  };
+  // Candidates: the least held memory, and the least of each row (ties by held memory); the one
+  // with the lowest peak. Exact with one row; with several, the least of the binding row usually.
+  std::vector<int> best = least([&](std::size_t n, std::size_t k) { return r.nodes[n].memory[k] * kGb; });
+  double best_peak = peak(best);
+  for (const MemoryRow& row : r.memory_rows) {
+    std::vector<int> candidate =
+        least([&](std::size_t n, std::size_t k) { return row.coef[n][k] * kGb + r.nodes[n].memory[k] * kGb * 1e-9; });
+    const double candidate_peak = peak(candidate);
+    if (candidate_peak < best_peak) best = std::move(candidate), best_peak = candidate_peak;
+  }
+  return best;
+}
 
 EliminationResult solve_by_elimination(const Reduction& r, double budget, double time_limit, std::size_t max_table,
                                        int max_runs) {
@@ -241,17 +289,22 @@ EliminationResult solve_by_elimination(const Reduction& r, double budget, double
   auto node_of = [&](std::size_t v) { return static_cast<std::size_t>(eliminator.node_of_var(static_cast<int>(v))); };
 
   // Everything below in microseconds and GB, as the ILP; converted back at the end.
+  const std::size_t num_rows = r.memory_rows.size();
   struct Point {
     std::vector<int> choice;  // per reduced node
-    double cost = 0, memory = 0;
+    double cost = 0;          // +infinity when an alias constraint is broken
+    std::vector<double> row;  // per memory row
+    double memory = 0;        // the largest row
   };
   auto evaluate = [&](std::vector<int> choice) {
     Point p;
+    p.row.assign(num_rows, 0.0);
     for (std::size_t n = 0; n < r.nodes.size(); ++n) {
       const auto k = static_cast<std::size_t>(choice[n]);
       p.cost += r.nodes[n].cost[k] * kUs;
-      p.memory += r.nodes[n].memory[k] * kGb;
+      for (std::size_t i = 0; i < num_rows; ++i) p.row[i] += r.memory_rows[i].coef[n][k] * kGb;
     }
+    for (double m : p.row) p.memory = std::max(p.memory, m);
     for (const ReducedEdge& e : r.edges) {
       const auto c = static_cast<std::size_t>(e.row_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(e.a)])]);
       const auto d = static_cast<std::size_t>(e.col_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(e.b)])]);
@@ -265,12 +318,14 @@ EliminationResult solve_by_elimination(const Reduction& r, double budget, double
   Mask root(num_vars);
   for (std::size_t v = 0; v < num_vars; ++v) root[v].assign(r.nodes[node_of(v)].cost.size(), 1);
   std::vector<std::vector<double>> unary(num_vars);
-  auto solve = [&](double lambda, const Mask& mask) {  // lambda: microseconds per GB
+  // lambda: microseconds per GB of memory row `w`.
+  auto solve = [&](double lambda, std::size_t w, const Mask& mask) {
     for (std::size_t v = 0; v < num_vars; ++v) {
       const ReducedNode& node = r.nodes[node_of(v)];
+      const auto& coef = r.memory_rows[w].coef[node_of(v)];
       unary[v].resize(node.cost.size());
       for (std::size_t k = 0; k < node.cost.size(); ++k)
-        unary[v][k] = mask[v][k] ? node.cost[k] * kUs + lambda * node.memory[k] * kGb : std::numeric_limits<double>::infinity();
+        unary[v][k] = mask[v][k] ? node.cost[k] * kUs + lambda * coef[k] * kGb : std::numeric_limits<double>::infinity();
     }
     const std::vector<int> by_var = eliminator.run(unary);
     std::vector<int> choice(r.nodes.size(), 0);
@@ -280,7 +335,8 @@ EliminationResult solve_by_elimination(const Reduction& r, double budget, double
   };
   const double B = budget * kGb;
   // The same slack as the formulation's check against the minimum memory.
-  auto fits = [&](const Point& p) { return std::isinf(budget) || p.memory <= B * (1 + 1e-12); };
+  auto fits_row = [&](const Point& p, std::size_t w) { return std::isinf(budget) || p.row[w] <= B * (1 + 1e-12); };
+  auto fits = [&](const Point& p) { return p.cost < kInf && (std::isinf(budget) || p.memory <= B * (1 + 1e-12)); };
   auto closed = [](double upper, double lower) { return upper - lower <= 1e-9 * std::max(1.0, std::fabs(upper)); };
   Point best;
   bool have_best = false;
@@ -288,60 +344,67 @@ EliminationResult solve_by_elimination(const Reduction& r, double budget, double
     if (fits(p) && (!have_best || p.cost < best.cost)) best = p, have_best = true;
   };
 
-  // The Lagrangian dual of one branch: L(lambda) = min_x cost(x) + lambda (memory(x) - B) is a
-  // lower bound for every lambda >= 0. Raise lambda (x8) until the minimiser fits, then move it to
-  // the breakpoint of the lines of the two bracketing minimisers until no new minimiser appears
-  // (the dual optimum) or the bound reaches the incumbent. Every minimiser that fits is offered.
+  // The Lagrangian dual of one branch on one memory row w (the one the unconstrained minimiser
+  // exceeds most; dropping the other rows only weakens the bound): L(lambda) = min_x cost(x) +
+  // lambda (row_w(x) - B) is a lower bound for every lambda >= 0. Raise lambda (x8) until the
+  // minimiser fits row w, then move it to the breakpoint of the lines of the two bracketing
+  // minimisers until no new minimiser appears (the dual optimum) or the bound reaches the
+  // incumbent. Every minimiser that fits every row is offered.
   struct Dual {
     bool infeasible = false;  // no choice within the budget in this branch
     bool exact = false;       // the unconstrained minimiser fits: it is the branch's optimum
     bool limited = false;     // stopped by the time or run limit
     double lower = -std::numeric_limits<double>::infinity();
     double lambda = 0;
-    Point lo, hi;             // bracketing minimisers at the end (lo does not fit, hi does)
+    std::size_t row = 0;      // the memory row relaxed
+    Point lo, hi;             // bracketing minimisers at the end (lo does not fit row `row`, hi does)
   };
   auto dual = [&](const Mask& mask, double first_lambda) {
     Dual d;
-    // The least memory of the branch decides feasibility outright.
-    double least = 0;
-    for (std::size_t n = 0; n < r.nodes.size(); ++n) {
-      const auto& memory = r.nodes[n].memory;
-      double m = std::numeric_limits<double>::infinity();
-      for (std::size_t k = 0; k < memory.size(); ++k) m = std::min(m, memory[k]);
-      least += m;
-    }
-    for (std::size_t v = 0; v < num_vars; ++v) {
-      const auto& memory = r.nodes[node_of(v)].memory;
-      double all = std::numeric_limits<double>::infinity(), allowed = std::numeric_limits<double>::infinity();
-      for (std::size_t k = 0; k < memory.size(); ++k) {
-        all = std::min(all, memory[k]);
-        if (mask[v][k]) allowed = std::min(allowed, memory[k]);
+    // The least of every memory row in the branch decides infeasibility outright.
+    for (std::size_t i = 0; i < num_rows && !std::isinf(budget); ++i) {
+      const auto& coef = r.memory_rows[i].coef;
+      double least = 0;
+      for (std::size_t n = 0; n < r.nodes.size(); ++n) least += *std::min_element(coef[n].begin(), coef[n].end());
+      for (std::size_t v = 0; v < num_vars; ++v) {
+        const auto& c = coef[node_of(v)];
+        double all = std::numeric_limits<double>::infinity(), allowed = std::numeric_limits<double>::infinity();
+        for (std::size_t k = 0; k < c.size(); ++k) {
+          all = std::min(all, c[k]);
+          if (mask[v][k]) allowed = std::min(allowed, c[k]);
+        }
+        least += allowed - all;
       }
-      least += allowed - all;
+      if (least * kGb > B * (1 + 1e-12)) {
+        d.infeasible = true;
+        return d;
+      }
     }
-    if (!std::isinf(budget) && least * kGb > B * (1 + 1e-12)) {
+    auto prune = [&] { return have_best && d.lower >= best.cost - 1e-9 * std::max(1.0, std::fabs(best.cost)); };
+    d.lo = solve(0, 0, mask);
+    d.lower = d.lo.cost;
+    if (!(d.lo.cost < kInf)) {  // every choice left breaks an alias constraint
       d.infeasible = true;
       return d;
     }
-    auto prune = [&] { return have_best && d.lower >= best.cost - 1e-9 * std::max(1.0, std::fabs(best.cost)); };
-    d.lo = solve(0, mask);
-    d.lower = d.lo.cost;
     if (fits(d.lo)) {
       offer(d.lo);
       d.exact = true;
       return d;
     }
+    d.row = static_cast<std::size_t>(std::max_element(d.lo.row.begin(), d.lo.row.end()) - d.lo.row.begin());
+    const std::size_t w = d.row;
     bool have_hi = false;
     for (double lambda = std::max(1.0, first_lambda); !have_hi && !prune(); lambda *= 8) {
       if (lambda > 1e18 || elapsed() > time_limit || result.runs >= max_runs) {
         d.limited = true;
         return d;
       }
-      Point p = solve(lambda, mask);
-      d.lower = std::max(d.lower, p.cost + lambda * (p.memory - B));
+      Point p = solve(lambda, w, mask);
+      d.lower = std::max(d.lower, p.cost + lambda * (p.row[w] - B));
       d.lambda = lambda;
       offer(p);
-      if (fits(p))
+      if (fits_row(p, w))
         d.hi = std::move(p), have_hi = true;
       else
         d.lo = std::move(p);
@@ -351,17 +414,17 @@ EliminationResult solve_by_elimination(const Reduction& r, double budget, double
         d.limited = true;
         return d;
       }
-      const double lambda = std::max(0.0, (d.hi.cost - d.lo.cost) / (d.lo.memory - d.hi.memory));
-      const double line = d.lo.cost + lambda * d.lo.memory;  // = hi.cost + lambda * hi.memory
-      Point p = solve(lambda, mask);
-      d.lower = std::max(d.lower, p.cost + lambda * (p.memory - B));
+      const double lambda = std::max(0.0, (d.hi.cost - d.lo.cost) / (d.lo.row[w] - d.hi.row[w]));
+      const double line = d.lo.cost + lambda * d.lo.row[w];  // = hi.cost + lambda * hi.row[w]
+      Point p = solve(lambda, w, mask);
+      d.lower = std::max(d.lower, p.cost + lambda * (p.row[w] - B));
       d.lambda = lambda;
       offer(p);
-      if (p.cost + lambda * p.memory >= line - 1e-9 * std::max(1.0, std::fabs(line))) {
+      if (p.cost + lambda * p.row[w] >= line - 1e-9 * std::max(1.0, std::fabs(line))) {
         d.lower = std::max(d.lower, line - lambda * B);  // lambda maximises L
         break;
       }
-      if (fits(p))
+      if (fits_row(p, w))
         d.hi = std::move(p);
       else
         d.lo = std::move(p);
@@ -381,7 +444,7 @@ EliminationResult solve_by_elimination(const Reduction& r, double budget, double
 
   const Dual top = dual(root, 1);
   result.lambda = top.lambda;
-  if (top.exact) return finish(top.lo.cost, true, "exact by variable elimination; the memory row is slack");
+  if (top.exact) return finish(top.lo.cost, true, "exact by variable elimination; the memory rows are slack");
   if (!have_best) {
     result.message = top.infeasible ? "no choice within the budget" : "no choice within the budget found by Lagrangian relaxation";
     return result;
@@ -413,7 +476,8 @@ EliminationResult solve_by_elimination(const Reduction& r, double budget, double
       const std::size_t n = node_of(v);
       const int a = d.lo.choice[n], b = d.hi.choice[n];
       if (a == b) continue;
-      const double diff = std::fabs(r.nodes[n].memory[static_cast<std::size_t>(a)] - r.nodes[n].memory[static_cast<std::size_t>(b)]);
+      const auto& coef = r.memory_rows[d.row].coef[n];
+      const double diff = std::fabs(coef[static_cast<std::size_t>(a)] - coef[static_cast<std::size_t>(b)]);
       if (diff > widest) widest = diff, pick = v;
     }
     if (pick == num_vars) return false;

@@ -1,7 +1,8 @@
 // Exact solution of the reduced sharding problem without LP or branching: min-sum variable
 // (bucket) elimination over the nodes' strategies in a greedy low-width order, and Lagrangian
-// relaxation of the one memory row (the elimination run with cost + lambda * memory, lambda moved
-// to the breakpoint of the two solutions that bracket the budget). Private to lib/.
+// relaxation of a memory row (the elimination run with cost + lambda * row, lambda moved to the
+// breakpoint of the two solutions that bracket the budget; the row the unconstrained optimum
+// exceeds most, per branch). Private to lib/.
 #pragma once
 
 #include <cstddef>
@@ -31,6 +32,12 @@ struct EliminationResult {
 // `time_limit` seconds (the best choice within the budget so far is kept, not proved).
 // When the Lagrangian bound leaves a gap, branches on it (a node's strategy fixed or forbidden)
 // within `max_runs` eliminations in all.
+// A choice of low peak memory that keeps every alias constraint: of the choices with the least
+// held memory (parameters and saved activations) and with the least memory in each row, the one
+// whose largest row is smallest (by elimination when some edge has +infinity entries; per node
+// otherwise, or when the tables would be too large).
+std::vector<int> least_memory_choice(const Reduction& reduction);
+
 EliminationResult solve_by_elimination(const Reduction& reduction, double budget, double time_limit,
                                        std::size_t max_table = std::size_t{1} << 24, int max_runs = 400);
 

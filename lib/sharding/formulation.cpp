@@ -4,7 +4,10 @@
 //   s.t. sum_p s_v[p] = 1                      every node
 //        sum_q e_ab[p,q] = s_a[p]   for all p  every edge (the marginals: with one-hot s they
 //        sum_p e_ab[p,q] = s_b[q]   for all q   force e_ab[p,q] = s_a[p] * s_b[q])
-//        sum_v m_v's_v <= budget              one memory row
+//        sum_v m_tv's_v <= budget   for every live point t that can bind (Reduction::memory_rows)
+//
+// Pairs of strategies that break an alias constraint (a tied weight laid out differently by its
+// owner and a user) get no e variable, so the marginals forbid them.
 //
 // The marginal form is Alpa's "sum e = 1, sum_q e <= s_a, sum_p e <= s_b" written as equalities
 // (the same polytope), and it is why e can stay continuous: at integral s the rows leave e no
@@ -61,7 +64,9 @@ struct ShardingFormulation::Impl {
   Status mismatch;
   detail::Reduction reduction;
   double budget = kInf;
-  double min_memory = 0;
+  double min_memory = 0;            // peak of least_choice
+  double memory_lb = 0;             // max over rows of the least each row can be
+  std::vector<int> least_choice;    // per node: its least-memory strategy
   // Variables of the last build: s per node (empty for a node with one strategy), e per edge.
   std::vector<std::vector<Var>> s;
   std::vector<std::vector<Var>> e;
@@ -91,16 +96,31 @@ struct ShardingFormulation::Impl {
       const auto& edge = reduction.edges[k];
       const auto c = static_cast<std::size_t>(edge.row_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(edge.a)])]);
       const auto d = static_cast<std::size_t>(edge.col_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(edge.b)])]);
-      out[e[k][c * static_cast<std::size_t>(edge.num_col_classes) + d].index()] = 1;
+      const Var v = e[k][c * static_cast<std::size_t>(edge.num_col_classes) + d];
+      if (v.valid()) out[v.index()] = 1;  // invalid only for a choice that breaks an alias
     }
     if (constant.valid()) out[constant.index()] = 1;
     return out;
   }
 
+  bool breaks_alias(const std::vector<int>& choice) const {
+    for (const auto& edge : reduction.edges) {
+      const auto c = static_cast<std::size_t>(edge.row_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(edge.a)])]);
+      const auto d = static_cast<std::size_t>(edge.col_class[static_cast<std::size_t>(choice[static_cast<std::size_t>(edge.b)])]);
+      if (!(edge.cost[c * static_cast<std::size_t>(edge.num_col_classes) + d] < kInf)) return true;
+    }
+    return false;
+  }
+
+  // The peak over the memory rows.
   double memory_of(const std::vector<int>& choice) const {
-    double bytes = 0;
-    for (std::size_t n = 0; n < choice.size(); ++n) bytes += reduction.nodes[n].memory[static_cast<std::size_t>(choice[n])];
-    return bytes;
+    double peak = 0;
+    for (const detail::MemoryRow& row : reduction.memory_rows) {
+      double bytes = 0;
+      for (std::size_t n = 0; n < choice.size(); ++n) bytes += row.coef[n][static_cast<std::size_t>(choice[n])];
+      peak = std::max(peak, bytes);
+    }
+    return peak;
   }
 };
 
@@ -111,8 +131,18 @@ ShardingFormulation::ShardingFormulation(const Graph& graph, const ShardingProbl
   m.mismatch = check_problem(graph, problem);
   if (!m.mismatch.ok()) return;
   m.reduction = detail::reduce(graph, problem, options);
+  if (!m.reduction.infeasible.empty()) {
+    m.mismatch = Status(StatusCode::kInvalidArgument, m.reduction.infeasible);
+    return;
+  }
   m.budget = options.memory_budget == 0 ? problem.device_memory : options.memory_budget;
-  for (const auto& node : m.reduction.nodes) m.min_memory += *std::min_element(node.memory.begin(), node.memory.end());
+  m.least_choice = detail::least_memory_choice(m.reduction);
+  m.min_memory = m.memory_of(m.least_choice);
+  for (const auto& row : m.reduction.memory_rows) {
+    double least = 0;
+    for (const auto& coef : row.coef) least += *std::min_element(coef.begin(), coef.end());
+    m.memory_lb = std::max(m.memory_lb, least);
+  }
 }
 
 ShardingFormulation::~ShardingFormulation() = default;
@@ -132,29 +162,34 @@ std::size_t ShardingFormulation::num_tied() const { return impl_->reduction.tied
 std::size_t ShardingFormulation::num_pruned() const { return impl_->reduction.pruned; }
 double ShardingFormulation::memory_budget() const { return impl_->budget; }
 double ShardingFormulation::minimum_memory() const { return impl_->min_memory; }
+double ShardingFormulation::memory_lower_bound() const { return impl_->memory_lb; }
+std::size_t ShardingFormulation::num_memory_rows() const { return impl_->reduction.memory_rows.size(); }
 
 Status ShardingFormulation::build_model(MipModel& model, VariableGroups& variables) {
   Impl& m = *impl_;
   if (!m.mismatch.ok()) return m.mismatch;
   const detail::Reduction& r = m.reduction;
   // A relative slack so that a budget equal to the minimum (computed the same way) is feasible.
-  if (m.budget < m.min_memory * (1 - 1e-12))
+  if (m.budget < m.memory_lb * (1 - 1e-12)) {
+    const bool exact = m.memory_lb >= m.min_memory * (1 - 1e-12);
     return Status(StatusCode::kInvalidArgument,
                   fmt::format("memory budget {:.0f} bytes per device is below the minimum possible {:.4g} GB "
-                              "(every op at its least-memory strategy); raise the budget to at least {:.0f} bytes",
-                              m.budget, m.min_memory * 1e-9, std::ceil(m.min_memory)));
+                              "(every op at its least-memory strategy{}); raise the budget to at least {:.0f} bytes",
+                              m.budget, m.memory_lb * 1e-9,
+                              exact ? "" : fmt::format("; a plan surely fits from {:.0f} bytes", std::ceil(m.min_memory)),
+                              std::ceil(m.memory_lb)));
+  }
   m.s.assign(r.nodes.size(), {});
   m.e.assign(r.edges.size(), {});
   m.constant = Var();
   const double scale = kObjectiveScale;
 
-  double constant = 0, fixed_memory = 0;  // of nodes with one strategy
+  double constant = 0;  // cost of nodes with one strategy
   LinearExpr row;
   for (std::size_t n = 0; n < r.nodes.size(); ++n) {
     const detail::ReducedNode& node = r.nodes[n];
     if (node.cost.size() == 1) {
       constant += node.cost[0];
-      fixed_memory += node.memory[0];
       continue;
     }
     const std::string& leader = m.graph.op(node.leader).name;
@@ -188,6 +223,10 @@ Status ShardingFormulation::build_model(MipModel& model, VariableGroups& variabl
     auto& ev = m.e[k];
     ev.reserve(rows * cols);
     for (std::size_t i = 0; i < rows * cols; ++i) {
+      if (!(edge.cost[i] < kInf)) {  // breaks an alias constraint: no variable, the pair cannot occur
+        ev.emplace_back();
+        continue;
+      }
       const Var v = model.add_continuous(0, 1);
       model.set_objective_coefficient(v, edge.cost[i] * scale);
       variables.add("e", v);
@@ -195,24 +234,33 @@ Status ShardingFormulation::build_model(MipModel& model, VariableGroups& variabl
     }
     for (std::size_t c = 0; c < rows; ++c) {
       row.clear();
-      for (std::size_t d = 0; d < cols; ++d) row.add(ev[c * cols + d], 1.0);
+      for (std::size_t d = 0; d < cols; ++d)
+        if (ev[c * cols + d].valid()) row.add(ev[c * cols + d], 1.0);
       for (std::size_t p = 0; p < sa.size(); ++p)
         if (static_cast<std::size_t>(edge.row_class[p]) == c) row.add(sa[p], -1.0);
       model.add_row(row == 0.0);
     }
     for (std::size_t d = 0; d < cols; ++d) {
       row.clear();
-      for (std::size_t c = 0; c < rows; ++c) row.add(ev[c * cols + d], 1.0);
+      for (std::size_t c = 0; c < rows; ++c)
+        if (ev[c * cols + d].valid()) row.add(ev[c * cols + d], 1.0);
       for (std::size_t q = 0; q < sb.size(); ++q)
         if (static_cast<std::size_t>(edge.col_class[q]) == d) row.add(sb[q], -1.0);
       model.add_row(row == 0.0);
     }
   }
   if (m.budget < kInf) {
-    row.clear();
-    for (std::size_t n = 0; n < r.nodes.size(); ++n)
-      for (std::size_t p = 0; p < m.s[n].size(); ++p) row.add(m.s[n][p], r.nodes[n].memory[p] * kMemoryScale);
-    if (!row.terms().empty()) model.add_row(row <= (m.budget - fixed_memory) * kMemoryScale, "memory");
+    for (std::size_t i = 0; i < r.memory_rows.size(); ++i) {
+      const detail::MemoryRow& memory = r.memory_rows[i];
+      row.clear();
+      double fixed_memory = 0;  // of nodes with one strategy
+      for (std::size_t n = 0; n < r.nodes.size(); ++n) {
+        if (m.s[n].empty()) fixed_memory += memory.coef[n][0];
+        for (std::size_t p = 0; p < m.s[n].size(); ++p) row.add(m.s[n][p], memory.coef[n][p] * kMemoryScale);
+      }
+      const std::string name = r.memory_rows.size() == 1 ? std::string("memory") : fmt::format("memory{}", i);
+      if (!row.terms().empty()) model.add_row(row <= (m.budget - fixed_memory) * kMemoryScale, name);
+    }
   }
   m.num_variables = model.num_variables();
   return Status::Ok();
@@ -239,12 +287,7 @@ std::vector<double> ShardingFormulation::round(const std::vector<double>& values
   const Impl& m = *impl_;
   std::vector<int> choice(m.reduction.nodes.size(), 0);
   if (values.size() >= m.num_variables) choice = m.node_choice(values);
-  if (m.memory_of(choice) > m.budget) {
-    for (std::size_t n = 0; n < choice.size(); ++n) {
-      const auto& mem = m.reduction.nodes[n].memory;
-      choice[n] = static_cast<int>(std::min_element(mem.begin(), mem.end()) - mem.begin());
-    }
-  }
+  if (m.memory_of(choice) > m.budget || m.breaks_alias(choice)) choice = m.least_choice;
   return m.values_of(choice);
 }
 

@@ -52,7 +52,10 @@ class Reducer {
     follow_light_ops();
     make_groups();
     make_nodes();
+    make_memory_rows();
     add_edges();
+    enforce_aliases();
+    if (!r_.infeasible.empty()) return std::move(r_);
     fold_edges();
     prune_dominated();
     fold_edges();  // fewer strategies can make more edges separable
@@ -216,6 +219,59 @@ class Reducer {
     }
   }
 
+  double parameters(OpId op, int s) const { return p_.strategies[op.value()][static_cast<std::size_t>(s)].parameter_bytes; }
+  double activations(OpId op, int s) const {
+    const ShardingStrategy& st = p_.strategies[op.value()][static_cast<std::size_t>(s)];
+    return st.memory_bytes - st.parameter_bytes;
+  }
+
+  // The live points (ShardingProblem::peak_memory) as rows over node strategies. The point at
+  // op t is implied by a later t' when, for every choice, what is saved between them plus t''s
+  // output gradient is at least t's output gradient; with per-op least and largest figures,
+  // M(t) = max over later t' of (least activations in (t, t'] + least output of t') is computed
+  // backwards, and t is kept when its largest output exceeds it. The last op is always kept, so
+  // ops without output shapes leave one row: parameters plus all saved activations.
+  void make_memory_rows() {
+    const std::size_t n = g_.num_ops();
+    std::vector<OpId> order = p_.order;
+    if (order.empty())
+      for (OpId v : g_.ops()) order.push_back(v);
+    std::vector<double> least_a(n, kInf), least_o(n, kInf), most_o(n, 0.0);
+    for (OpId v : g_.ops())
+      for (std::size_t s = 0; s < k(v); ++s) {
+        const double o = p_.strategies[v.value()][s].output_bytes;
+        least_a[v.value()] = std::min(least_a[v.value()], activations(v, static_cast<int>(s)));
+        least_o[v.value()] = std::min(least_o[v.value()], o);
+        most_o[v.value()] = std::max(most_o[v.value()], o);
+      }
+    std::vector<char> keep(n, 0);
+    double later = -kInf;
+    for (std::size_t i = n; i-- > 0;) {
+      const std::size_t t = order[i].value();
+      keep[i] = i + 1 == n || most_o[t] > later;
+      later = least_a[t] + std::max(least_o[t], later);
+    }
+    // Parameters of every node, then the saved activations accumulated in order.
+    std::vector<std::vector<double>> held(r_.nodes.size());
+    for (std::size_t m = 0; m < r_.nodes.size(); ++m) held[m].assign(r_.nodes[m].cost.size(), 0.0);
+    for (OpId v : g_.ops()) {
+      auto& h = held[static_cast<std::size_t>(node_of(v))];
+      const auto& f = r_.follow[v.value()];
+      for (std::size_t q = 0; q < f.size(); ++q) h[q] += parameters(v, f[q]);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const OpId t = order[i];
+      const auto node = static_cast<std::size_t>(node_of(t));
+      const auto& f = r_.follow[t.value()];
+      for (std::size_t q = 0; q < f.size(); ++q) held[node][q] += activations(t, f[q]);
+      if (!keep[i]) continue;
+      MemoryRow row{t, held};
+      for (std::size_t q = 0; q < f.size(); ++q) row.coef[node][q] += p_.strategies[t.value()][static_cast<std::size_t>(f[q])].output_bytes;
+      r_.memory_rows.push_back(std::move(row));
+    }
+    if (n == 0) r_.memory_rows.push_back(MemoryRow{OpId(), held});
+  }
+
   int node_of(OpId op) const {
     return r_.node_of_group[static_cast<std::size_t>(r_.group_of_op[op.value()])];
   }
@@ -250,6 +306,81 @@ class Reducer {
           else m[q * kb + p] += c;
         }
     }
+    // Alias constraints: a pair of strategies that lays the tied weight out differently costs
+    // +infinity (no ILP variable); inside one node, the strategy is forbidden.
+    forbidden_.resize(r_.nodes.size());
+    for (std::size_t m = 0; m < r_.nodes.size(); ++m) forbidden_[m].assign(r_.nodes[m].cost.size(), 0);
+    for (const ShardingAlias& alias : p_.aliases) {
+      const int no = node_of(alias.owner), nu = node_of(alias.user);
+      const auto& fo = r_.follow[alias.owner.value()];
+      const auto& fu = r_.follow[alias.user.value()];
+      const std::size_t ku = k(alias.user);
+      auto allowed = [&](std::size_t p, std::size_t q) {
+        return alias.allowed[static_cast<std::size_t>(fo[p]) * ku + static_cast<std::size_t>(fu[q])] != 0;
+      };
+      if (no == nu) {
+        for (std::size_t p = 0; p < fo.size(); ++p)
+          if (!allowed(p, p)) forbidden_[static_cast<std::size_t>(no)][p] = 1;
+        continue;
+      }
+      const int a = std::min(no, nu), b = std::max(no, nu);
+      auto [it, inserted] = index.try_emplace({a, b}, r_.edges.size());
+      const std::size_t kb = r_.size(b);
+      if (inserted) {
+        ReducedEdge fresh;
+        fresh.a = a;
+        fresh.b = b;
+        fresh.cost.assign(r_.size(a) * kb, 0.0);
+        r_.edges.push_back(std::move(fresh));
+      }
+      auto& m = r_.edges[it->second].cost;
+      for (std::size_t p = 0; p < fo.size(); ++p)
+        for (std::size_t q = 0; q < fu.size(); ++q)
+          if (!allowed(p, q)) (no == a ? m[p * kb + q] : m[q * kb + p]) = kInf;
+    }
+  }
+
+  // Drops forbidden strategies, then every strategy that some edge leaves without a finite
+  // partner (arc consistency), until nothing changes: what is left of a node with one strategy
+  // agrees with all its neighbours, and no row of an edge is all +infinity.
+  void enforce_aliases() {
+    const std::size_t n = r_.nodes.size();
+    std::vector<std::vector<char>> alive(n);
+    for (std::size_t m = 0; m < n; ++m) {
+      alive[m].resize(r_.nodes[m].cost.size());
+      for (std::size_t q = 0; q < alive[m].size(); ++q) alive[m][q] = !forbidden_[m][q];
+    }
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const ReducedEdge& e : r_.edges) {
+        auto& aa = alive[static_cast<std::size_t>(e.a)];
+        auto& ab = alive[static_cast<std::size_t>(e.b)];
+        const std::size_t ka = aa.size(), kb = ab.size();
+        for (std::size_t p = 0; p < ka; ++p) {
+          if (!aa[p]) continue;
+          bool supported = false;
+          for (std::size_t q = 0; q < kb && !supported; ++q) supported = ab[q] && e.cost[p * kb + q] < kInf;
+          if (!supported) aa[p] = 0, changed = true;
+        }
+        for (std::size_t q = 0; q < kb; ++q) {
+          if (!ab[q]) continue;
+          bool supported = false;
+          for (std::size_t p = 0; p < ka && !supported; ++p) supported = aa[p] && e.cost[p * kb + q] < kInf;
+          if (!supported) ab[q] = 0, changed = true;
+        }
+      }
+    }
+    std::vector<std::vector<int>> kept(n);
+    for (std::size_t m = 0; m < n; ++m) {
+      for (std::size_t q = 0; q < alive[m].size(); ++q)
+        if (alive[m][q]) kept[m].push_back(static_cast<int>(q));
+      if (kept[m].empty() && r_.infeasible.empty())
+        r_.infeasible = fmt::format(
+            "the alias constraints (params_from) leave op '{}' no strategy: no layout of a tied weight is available "
+            "to its owner and every op that reads it",
+            g_.op(r_.nodes[m].leader).name);
+    }
+    if (r_.infeasible.empty()) r_.aliased += keep_only(kept);
   }
 
   // An edge whose cost is f(p) + g(q) needs no product variables: f and g go to the nodes. This
@@ -261,7 +392,8 @@ class Reducer {
       const auto& m = e.cost;
       double scale = 0;
       for (double c : m) scale = std::max(scale, std::fabs(c));
-      bool separable = true;
+      // An alias's +infinity entries are a constraint between the two ends: never folded.
+      bool separable = scale < kInf;
       for (std::size_t p = 0; p < ka && separable; ++p)
         for (std::size_t q = 0; q < kb && separable; ++q)
           separable = std::fabs(m[p * kb + q] - (m[p * kb] + m[q] - m[0])) <= 1e-12 * scale;
@@ -295,6 +427,8 @@ class Reducer {
       std::vector<bool> keep(kv, true);
       auto no_worse = [&](std::size_t better, std::size_t worse) {
         if (node.cost[better] > node.cost[worse] || node.memory[better] > node.memory[worse]) return false;
+        for (const MemoryRow& row : r_.memory_rows)
+          if (row.coef[v][better] > row.coef[v][worse]) return false;
         for (const auto& [k, is_a] : incident[v]) {
           const ReducedEdge& e = r_.edges[k];
           const std::size_t kb = r_.size(e.b), ka = r_.size(e.a);
@@ -314,6 +448,14 @@ class Reducer {
       for (std::size_t p = 0; p < kv; ++p)
         if (keep[p]) alive[v].push_back(static_cast<int>(p));
     }
+    r_.pruned += keep_only(alive);
+  }
+
+  // Keeps strategies alive[node] (ascending node-local indices) of every node, in the nodes, the
+  // edges and the memory rows; returns how many were dropped.
+  std::size_t keep_only(const std::vector<std::vector<int>>& alive) {
+    const std::size_t n = r_.nodes.size();
+    std::size_t dropped = 0;
     for (ReducedEdge& e : r_.edges) {
       const auto& ra = alive[static_cast<std::size_t>(e.a)];
       const auto& rb = alive[static_cast<std::size_t>(e.b)];
@@ -333,11 +475,17 @@ class Reducer {
         memory.push_back(node.memory[static_cast<std::size_t>(p)]);
         strategy.push_back(node.strategy[static_cast<std::size_t>(p)]);
       }
-      r_.pruned += node.cost.size() - cost.size();
+      dropped += node.cost.size() - cost.size();
       node.cost = std::move(cost);
       node.memory = std::move(memory);
       node.strategy = std::move(strategy);
+      for (MemoryRow& row : r_.memory_rows) {
+        std::vector<double> coef;
+        for (int p : alive[v]) coef.push_back(row.coef[v][static_cast<std::size_t>(p)]);
+        row.coef[v] = std::move(coef);
+      }
     }
+    return dropped;
   }
 
   // Identical rows (columns) of the cost matrix form one class each; the matrix shrinks to the
@@ -370,6 +518,7 @@ class Reducer {
   std::vector<OpId> leader_;
   std::vector<std::vector<double>> group_cost_, group_memory_;
   std::vector<std::size_t> group_members_;
+  std::vector<std::vector<char>> forbidden_;  // per node strategy: breaks an alias inside the node
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 // identical layers share one strategy vector. Private to lib/.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include <opplan/graph.hpp>
@@ -34,16 +35,28 @@ struct ReducedEdge {
   int num_row_classes = 0, num_col_classes = 0;
 };
 
+// One live point that can bind (docs/sharding.md, "Memory at live points"): the backward of op
+// `at`. coef[node][k]: bytes per device that node's ops hold there with node-local strategy k
+// (parameters, saved activations of ops up to `at`, and `at`'s output gradient).
+struct MemoryRow {
+  OpId at;
+  std::vector<std::vector<double>> coef;
+};
+
 struct Reduction {
   std::vector<int> group_of_op;          // op -> group
   std::vector<std::vector<int>> follow;  // op -> (group strategy -> op strategy)
   std::vector<OpId> group_leader;        // group -> leader op
   std::vector<int> node_of_group;        // group -> node
   std::vector<ReducedNode> nodes;
-  std::vector<ReducedEdge> edges;        // between nodes with more than one strategy, not separable
+  std::vector<ReducedEdge> edges;        // between nodes with more than one strategy, not separable;
+                                         // +infinity where a pair breaks an alias constraint
+  std::vector<MemoryRow> memory_rows;    // live points not implied by a later one; at least one
+  std::string infeasible;                // not empty: the alias constraints cannot all hold (why)
   std::size_t followers = 0;             // ops merged into another op's group
   std::size_t tied = 0;                  // ops whose group shares a node it does not own
   std::size_t pruned = 0;                // node strategies dropped as dominated
+  std::size_t aliased = 0;               // node strategies dropped by alias constraints
 
   std::size_t size(int node) const { return nodes[static_cast<std::size_t>(node)].cost.size(); }
   // Per-op strategy indices from one (node-local) strategy index per node.

@@ -45,12 +45,12 @@ double since(Clock::time_point start) { return detail::seconds_since(start); }
 
 std::string ShardingPlan::BriefReport() const {
   return fmt::format(
-      "{}: {} per step (compute {}, communication {}, resharding {}), memory {} per device of {}, {}, "
+      "{}: {} per step (compute {}, communication {}, resharding {}), memory {} per device of {}{}, {}, "
       "{} ILP nodes ({} ops follow a leader, {} tied to an identical layer, {} dominated strategies dropped), "
       "{} variables, solved in {}",
       to_string(termination), seconds_text(objective), seconds_text(compute_seconds),
       seconds_text(communication_seconds), seconds_text(resharding_seconds), bytes_text(memory_bytes),
-      bytes_text(memory_budget), lp_integral ? "LP relaxation integral" : (method.empty() ? "branch-and-bound" : method),
+      bytes_text(memory_budget), peak_at.empty() ? std::string() : fmt::format(" (peak at '{}')", peak_at), lp_integral ? "LP relaxation integral" : (method.empty() ? "branch-and-bound" : method),
       num_nodes, num_followers,
       num_tied, num_pruned, num_variables, seconds_text(solve_seconds));
 }
@@ -162,7 +162,9 @@ Result<ShardingPlan> shard(const Graph& graph, const Cluster& cluster, const Mes
       bound = std::max(bound, mip.best_bound);
     } else if (mip.termination == Termination::kInfeasible) {
       return Status(StatusCode::kInvalidArgument,
-                    fmt::format("no sharding fits the memory budget of {:.6g} bytes per device", plan.memory_budget));
+                    fmt::format("no sharding fits the memory budget of {:.6g} bytes per device at every live point "
+                                "(no plan needs less than {:.6g} bytes; the least-memory plan peaks at {:.6g})",
+                                plan.memory_budget, formulation.memory_lower_bound(), formulation.minimum_memory()));
     } else if (mip.termination == Termination::kInvalidInput || mip.termination == Termination::kError) {
       return Status(StatusCode::kInternal, fmt::format("the sharding ILP failed: {}", mip.message));
     } else {
@@ -197,7 +199,18 @@ Result<ShardingPlan> shard(const Graph& graph, const Cluster& cluster, const Mes
                                                static_cast<std::size_t>(choice[dst])];
   }
   plan.objective = p.cost(choice);
-  plan.memory_bytes = p.memory(choice);
+  OpId peak_at;
+  plan.memory_bytes = p.peak_memory(choice, &peak_at);
+  if (peak_at.valid()) plan.peak_at = graph.op(peak_at).name;
+  // Never a plan the memory model or an alias rejects: possible only when a limit stopped the
+  // search before any plan within a budget between the two memory figures was found.
+  if (!p.aliases_hold(choice))
+    return Status(StatusCode::kInternal, "the sharding plan breaks an alias constraint (params_from); please report");
+  if (plan.memory_bytes > plan.memory_budget * (1 + 1e-9))
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("no sharding within the memory budget of {:.6g} bytes per device was found before the "
+                              "time limit (the least-memory plan peaks at {:.6g} bytes; raise the budget or the limit)",
+                              plan.memory_budget, formulation.minimum_memory()));
   plan.ilp_objective = ilp_objective / ShardingFormulation::kObjectiveScale;
   plan.best_bound = std::isfinite(bound) ? bound / ShardingFormulation::kObjectiveScale : 0;
   if (plan.termination == Termination::kOptimal) plan.best_bound = std::min(plan.best_bound, plan.objective);

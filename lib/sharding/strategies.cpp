@@ -127,6 +127,8 @@ class StrategyBuilder {
     s.output = ShardingSpec::replicated(static_cast<int>(op_.shape.size()));
     s.compute_seconds = compute(1);
     s.memory_bytes = memory_.total();
+    s.parameter_bytes = memory_.parameters;
+    s.output_bytes = t_.output_bytes;
     return s;
   }
 
@@ -151,7 +153,8 @@ class StrategyBuilder {
   double activation_memory(const std::vector<ShardingSpec>& specs, const ShardingSpec& output) const {
     double whole = 0, local = 0;
     for (std::size_t i = 0; i < t_.operands.size(); ++i) {
-      if (t_.operands[i].role == OperandRole::kParameter) continue;
+      // Weights are not activations (a tied weight's memory is its owner's).
+      if (t_.operands[i].role == OperandRole::kParameter || t_.operands[i].role == OperandRole::kAliased) continue;
       whole += t_.operands[i].bytes;
       local += t_.operands[i].bytes / specs[i].num_tiles(mesh_.rows(), mesh_.cols());
     }
@@ -207,6 +210,8 @@ class StrategyBuilder {
     s.communication_seconds = comm + sync;
     s.weight_sync_seconds = sync;
     s.memory_bytes = params_local + activation_memory(s.operands, s.output);
+    s.parameter_bytes = params_local;
+    s.output_bytes = t_.output_bytes / s.output.num_tiles(rows, cols);
     return s;
   }
 
@@ -223,7 +228,9 @@ class StrategyBuilder {
     s.num_shards = s.operands[0].num_tiles(mesh_.rows(), mesh_.cols());
     s.compute_seconds = compute(s.num_shards);
     const double param_factor = op_.param_bytes > 0 ? memory_.parameters / op_.param_bytes : 0;
-    s.memory_bytes = t_.implicit_param_bytes * param_factor + activation_memory(s.operands, s.output);
+    s.parameter_bytes = t_.implicit_param_bytes * param_factor;
+    s.memory_bytes = s.parameter_bytes + activation_memory(s.operands, s.output);
+    s.output_bytes = t_.output_bytes / s.output.num_tiles(mesh_.rows(), mesh_.cols());
     return s;
   }
 

@@ -30,7 +30,10 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -88,7 +91,8 @@ std::string signature(const Graph& g) {
     key += fmt::format("{}|{}|{}|{}|{}|", op.kind, op.dims, fmt::join(op.shape, ","), static_cast<int>(op.dtype), op.group);
     for (Phase p : kAllPhases)
       key += fmt::format("{:a},{:a},{};", op.cost(p).flops, op.cost(p).bytes, op.cost(p).seconds ? *op.cost(p).seconds : -1.0);
-    key += fmt::format("{:a}|{:a}\n", op.param_bytes, op.activation_bytes);
+    const auto owner = op.params_from.empty() ? std::nullopt : g.find_op(op.params_from);
+    key += fmt::format("{:a}|{:a}|{}\n", op.param_bytes, op.activation_bytes, owner ? static_cast<long>(owner->value()) : -1L);
   }
   for (EdgeId e : g.edges()) key += fmt::format("{}>{}:{:a}\n", g.edge(e).src.value(), g.edge(e).dst.value(), g.edge(e).bytes);
   return key;
@@ -133,7 +137,15 @@ std::vector<int> choice_of(const ShardingPlan& plan) {
 Graph layer_graph(const Graph& graph, const std::vector<OpId>& ops, int index) {
   Graph sub(fmt::format("{}.layer{}", graph.name(), index));
   std::map<std::uint32_t, OpId> local;
-  for (OpId id : ops) local.emplace(id.value(), sub.add_op(graph.op(id)));
+  std::set<std::string_view> names;
+  for (OpId id : ops) names.insert(graph.op(id).name);
+  for (OpId id : ops) {
+    Op op = graph.op(id);
+    // A tied weight whose owner is in another layer arrives like an input (its gradient goes back
+    // to the owner's stage), so no alias constraint holds inside this layer.
+    if (!op.params_from.empty() && !names.count(op.params_from)) op.params_from.clear();
+    local.emplace(id.value(), sub.add_op(std::move(op)));
+  }
   std::map<std::uint32_t, OpId> placeholder;
   std::vector<EdgeId> edges;
   for (OpId id : ops)

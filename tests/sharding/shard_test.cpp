@@ -122,10 +122,19 @@ TEST(ShardTest, TransformerLayerOnTwoByFourIsMegatronInsideDataParallelAcross) {
   EXPECT_DOUBLE_EQ(p.cost(choice_of(plan)), plan.objective);
   EXPECT_LT(plan.objective, data_parallel);
   EXPECT_LT(plan.objective, swapped);
-  // Follow-merging keeps the same plan for the heavy ops here, with fewer ILP nodes.
+  // The tied embedding table has one layout in the embedding and the LM head (alias constraint).
+  EXPECT_EQ(op_of(plan, g, "embedding").chosen.operands[1].to_string(), "RS1");
+  EXPECT_EQ(op_of(plan, g, "lm_head").chosen.operands[1].to_string(), "S1R");
+  EXPECT_TRUE(p.aliases_hold(choice_of(plan)));
+  // Follow-merging: fewer ILP nodes, a plan within 0.1 % of the optimum whose reported cost is
+  // exact. (Its followers take the strategy cheapest for them, which with the tied head here
+  // makes the axes-swapped layer a hair cheaper than Megatron's for the merged problem.)
   const ShardingPlan merged = plan_or_die(g, c, mesh, cm);
   EXPECT_LT(merged.num_nodes, plan.num_nodes);
-  for (const auto& [op, strategy] : expected) EXPECT_EQ(op_of(merged, g, op).chosen.name, strategy) << op;
+  EXPECT_GE(merged.objective, plan.objective * (1 - 1e-12));
+  EXPECT_LE(merged.objective, plan.objective * 1.001);
+  EXPECT_DOUBLE_EQ(p.cost(choice_of(merged)), merged.objective);
+  EXPECT_TRUE(p.aliases_hold(choice_of(merged)));
 }
 
 // Many tokens make data parallelism the cheapest MLP plan, but it replicates the weights and their
@@ -143,8 +152,12 @@ TEST(ShardTest, MemoryBudgetForcesParameterSharding) {
   const double replicated_weights = 2 * 2.0 * 1024 * 4096 * 8;
   EXPECT_GT(free_plan.memory_bytes, replicated_weights);
 
+  // Halfway between the least peak any plan can have and the free plan's peak.
+  const ShardingProblem problem = build_sharding_problem(g, c, mesh, cm).value();
+  const double least = ShardingFormulation(g, problem).minimum_memory();
+  ASSERT_LT(least, free_plan.memory_bytes * (1 - 1e-6));
   ShardingOptions tight;
-  tight.memory_budget = 0.75 * free_plan.memory_bytes;
+  tight.memory_budget = 0.5 * (least + free_plan.memory_bytes);
   const ShardingPlan plan = plan_or_die(g, c, mesh, cm, tight);
   EXPECT_LE(plan.memory_bytes, tight.memory_budget);
   EXPECT_GT(plan.objective, free_plan.objective);
@@ -174,7 +187,7 @@ TEST(ShardTest, MemoryBudgetForcesParameterSharding) {
   for (choice[0] = 0; choice[0] < int(p.strategies[0].size()); ++choice[0])
     for (choice[1] = 0; choice[1] < int(p.strategies[1].size()); ++choice[1])
       for (choice[2] = 0; choice[2] < int(p.strategies[2].size()); ++choice[2])
-        if (p.memory(choice) <= tight.memory_budget) best = std::min(best, p.cost(choice));
+        if (p.peak_memory(choice) <= tight.memory_budget) best = std::min(best, p.cost(choice));
   EXPECT_NEAR(plan.objective, best, 1e-9 * best);
 }
 
@@ -212,7 +225,7 @@ TEST_P(BruteForceTest, IlpAgreesWithBruteForce) {
   std::vector<int> choice(g.num_ops(), 0);
   std::function<void(std::size_t)> visit = [&](std::size_t i) {
     if (i == choice.size()) {
-      all.emplace_back(p.memory(choice), p.cost(choice));
+      all.emplace_back(p.peak_memory(choice), p.cost(choice));
       best = std::min(best, all.back().second);
       least_memory = std::min(least_memory, all.back().first);
       most_memory = std::max(most_memory, all.back().first);
@@ -262,6 +275,99 @@ INSTANTIATE_TEST_SUITE_P(Graphs, BruteForceTest, ::testing::Values(0, 1));
 // Mixture of experts, GShard style: tokens in groups g are dispatched to experts e. With large
 // expert weights, expert parallelism (each device holds one expert) beats replicating them; the
 // tokens then move by all-to-all, which the resharding between "g split" and "e split" prices.
+// GPT-3's LM head multiplies by the token embedding table (Op::params_from): on 2 x 4 A100s the
+// untied optimum would split the table along h in the embedding but read it whole in the head;
+// the alias constraint gives it one layout in both, at a small price.
+TEST(ShardTest, TiedEmbeddingTableHasOneLayoutInBothOps) {
+  const Graph g = zoo_model("gpt3-1.3b").value();
+  Graph untied = g;
+  untied.mutable_op(*untied.find_op("lm_head")).params_from.clear();
+  const Cluster c = Cluster::dgx_a100(1);
+  const Mesh mesh = make_mesh(c, 2, 4).value();
+  const AnalyticCostModel cm;
+  const ShardingProblem p = build_sharding_problem(g, c, mesh, cm).value();
+  ASSERT_EQ(p.aliases.size(), 1u);
+  EXPECT_EQ(g.op(p.aliases[0].owner).name, "embedding");
+  EXPECT_EQ(g.op(p.aliases[0].user).name, "lm_head");
+  EXPECT_TRUE(build_sharding_problem(untied, c, mesh, cm).value().aliases.empty());
+
+  const ShardingPlan tied = plan_or_die(g, c, mesh, cm);
+  const ShardingPlan free = plan_or_die(untied, c, mesh, cm);
+  EXPECT_EQ(tied.termination, Termination::kOptimal);
+  // "v h" in the embedding and "h v" in the head: the same layout is the transposed spec.
+  auto transposed = [](const ShardingSpec& s) { return ShardingSpec({s.dim(1), s.dim(0)}); };
+  EXPECT_EQ(transposed(op_of(tied, g, "embedding").chosen.operands[1]), op_of(tied, g, "lm_head").chosen.operands[1]);
+  EXPECT_NE(transposed(op_of(free, untied, "embedding").chosen.operands[1]), op_of(free, untied, "lm_head").chosen.operands[1]);
+  EXPECT_TRUE(p.aliases_hold(choice_of(tied)));
+  EXPECT_FALSE(p.aliases_hold(choice_of(free)));
+  EXPECT_EQ(p.cost(choice_of(free)), kInf);
+  EXPECT_GT(tied.objective, free.objective);
+  EXPECT_LT(tied.objective, free.objective * 1.01);
+}
+
+TEST(ShardTest, TiedWeightMatchingNoOwnerOperandIsAnError) {
+  Graph g("tied");
+  const OpId emb = g.add_op(make_op("emb", "embedding", "b s, v h -> b s h", {8, 16, 4}, 1e6, 10 * 4 * 2));
+  Op head = make_op("head", "matmul", "b s h, h w -> b s w", {8, 16, 12}, 1e6);
+  head.params_from = "emb";
+  g.add_edge(emb, g.add_op(head));
+  const Cluster c = Cluster::dgx_a100(1);
+  const Mesh mesh = make_mesh(c, 1, 4).value();
+  auto plan = shard(g, c, mesh, AnalyticCostModel());
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(plan.status().message(),
+              ::testing::HasSubstr("op 'head': params_from 'emb': the weight it reads, [h=4 w=12], matches none of the owner's "
+                        "parameter operands ([v=10 h=4]) by dimension names or by sizes"));
+}
+
+// The output gradient is live during an op's backward. Here a wide projection feeds a sum that
+// saves nothing, so the peak is at the projection's backward, not at the end of the forward. On
+// 1 x 4 A100s the free plan (replicated input, column-parallel projection) holds 50.3 MB and peaks
+// at 58.7 MB; a budget between the two rejects it although what it holds would fit (one memory
+// row, as before live points, would accept it), and the batch-split input (44.0 / 52.4 MB) wins.
+TEST(ShardTest, MemoryBudgetHoldsAtEveryLivePoint) {
+  Graph g("wide");
+  const std::int64_t b = 1024, h = 4096, f = 16384;
+  const OpId in = g.add_op(make_op("in", "elementwise", "b h -> b h", {b, h}, 1e6, 0, 2.0 * b * h));
+  const OpId up = g.add_op(make_op("up", "matmul", "b h, h f -> b f", {b, f}, 2.0 * b * h * f, 2.0 * h * f, 2.0 * b * h));
+  const OpId sum = g.add_op(make_op("sum", "reduce", "b f -> b", {b}, 1.0 * b * f));
+  g.add_edge(in, up);
+  g.add_edge(up, sum);
+  const Cluster c = Cluster::dgx_a100(1);
+  const Mesh mesh = make_mesh(c, 1, 4).value();
+  const AnalyticCostModel cm;
+  const ShardingProblem p = build_sharding_problem(g, c, mesh, cm).value();
+  ShardingOptions no_merge;
+  no_merge.merge_light_ops = false;
+  const ShardingPlan free = plan_or_die(g, c, mesh, cm, no_merge);
+  EXPECT_EQ(free.peak_at, "up");
+  EXPECT_DOUBLE_EQ(free.memory_bytes, p.peak_memory(choice_of(free)));
+  const double held = p.memory(choice_of(free));
+  EXPECT_NEAR(held, 50.3316e6, 1e3);
+  EXPECT_NEAR(free.memory_bytes, 58.7203e6, 1e3);
+  const ShardingFormulation formulation(g, p, no_merge);
+  EXPECT_GE(formulation.num_memory_rows(), 2u);
+  EXPECT_NEAR(formulation.minimum_memory(), 52.4288e6, 1e3);  // the least peak of any plan
+
+  ShardingOptions tight = no_merge;
+  tight.memory_budget = 0.5 * (held + free.memory_bytes);
+  const ShardingPlan plan = plan_or_die(g, c, mesh, cm, tight);
+  EXPECT_EQ(plan.termination, Termination::kOptimal);
+  EXPECT_LE(plan.memory_bytes, tight.memory_budget);
+  EXPECT_NE(choice_of(plan), choice_of(free));
+  EXPECT_GT(plan.objective, free.objective);
+  EXPECT_EQ(op_of(plan, g, "in").chosen.name, "b=S1");
+  EXPECT_EQ(op_of(plan, g, "up").chosen.name, "f=S1");
+  // Brute force over every combination: the cheapest whose peak fits.
+  double best = kInf;
+  std::vector<int> choice(3);
+  for (choice[0] = 0; choice[0] < int(p.strategies[0].size()); ++choice[0])
+    for (choice[1] = 0; choice[1] < int(p.strategies[1].size()); ++choice[1])
+      for (choice[2] = 0; choice[2] < int(p.strategies[2].size()); ++choice[2])
+        if (p.peak_memory(choice) <= tight.memory_budget) best = std::min(best, p.cost(choice));
+  EXPECT_NEAR(plan.objective, best, 1e-9 * best);
+}
+
 TEST(ShardTest, MixtureOfExpertsUsesExpertParallelismAndAllToAll) {
   const std::int64_t G = 4, S = 256, E = 4, C = 128, H = 1024, F = 4096;
   Graph g("moe");
@@ -421,7 +527,7 @@ TEST_P(RandomProblemTest, EliminationAgreesWithBruteForceAndGlpk) {
     const SolveResult exact = f.solve_exact();
     ASSERT_TRUE(exact.has_solution) << exact.message;
     const std::vector<int> found = f.decode(exact.values);
-    EXPECT_LE(p.memory(found), options.memory_budget * (1 + 1e-9));
+    EXPECT_LE(p.peak_memory(found), options.memory_budget * (1 + 1e-9));
     EXPECT_NEAR(exact.objective, p.cost(found) * scale, 1e-9 * expected * scale);
     EXPECT_NEAR(model->objective_value(exact.values), exact.objective, 1e-9 * expected * scale);
     EXPECT_LE(exact.best_bound, expected * scale * (1 + 1e-9));
@@ -447,6 +553,114 @@ TEST_P(RandomProblemTest, EliminationAgreesWithBruteForceAndGlpk) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, RandomProblemTest, ::testing::Range(1, 21));
+
+// Random problems with several live points that can bind (the first op's output gradient is larger
+// than everything saved after it, and the last op's point always counts) and alias constraints
+// between random pairs of ops (random compatible strategy pairs): brute force over every
+// combination keeping the aliases and the peak within the budget, elimination and GLPK agree.
+class LivePointAliasTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(LivePointAliasTest, EliminationAgreesWithBruteForceAndGlpk) {
+  std::mt19937 rng(static_cast<unsigned>(GetParam()));
+  auto uniform = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int n = pick(5, 7);
+  Graph g("random");
+  ShardingProblem p;
+  p.device_memory = 1e12;
+  for (int i = 0; i < n; ++i) {
+    g.add_op(make_op("op" + std::to_string(i), "matmul", "", {8}, 1e9));
+    std::vector<ShardingStrategy> list(static_cast<std::size_t>(pick(2, 4)));
+    for (std::size_t k = 0; k < list.size(); ++k) {
+      list[k].name = "s" + std::to_string(k);
+      list[k].compute_seconds = uniform(1e-4, 1e-3);
+      list[k].communication_seconds = uniform(0, 5e-4);
+      list[k].memory_bytes = uniform(1e8, 5e8);
+      list[k].parameter_bytes = list[k].memory_bytes * uniform(0, 0.5);
+      list[k].output_bytes = i == 0 ? uniform(4e9, 5e9) : uniform(0, 1e9);
+    }
+    p.strategies.push_back(std::move(list));
+  }
+  for (int i = 1; i < n; ++i) {  // a random tree, ids in topological order
+    const int a = pick(0, i - 1);
+    g.add_edge(OpId(static_cast<std::uint32_t>(a)), OpId(static_cast<std::uint32_t>(i)), 1e6);
+    p.edge_src.push_back(OpId(static_cast<std::uint32_t>(a)));
+    p.edge_dst.push_back(OpId(static_cast<std::uint32_t>(i)));
+    std::vector<double> cost(p.strategies[static_cast<std::size_t>(a)].size() * p.strategies[static_cast<std::size_t>(i)].size());
+    for (double& x : cost) x = pick(0, 2) == 0 ? 0.0 : uniform(0, 6e-4);
+    p.resharding.push_back(std::move(cost));
+  }
+  for (int k = 0; k < 2; ++k) {  // aliases between any two ops, connected or not
+    const int a = pick(0, n - 1);
+    int b = pick(0, n - 2);
+    if (b >= a) ++b;
+    ShardingAlias alias{OpId(static_cast<std::uint32_t>(a)), OpId(static_cast<std::uint32_t>(b)), {}};
+    alias.allowed.resize(p.strategies[static_cast<std::size_t>(a)].size() * p.strategies[static_cast<std::size_t>(b)].size());
+    for (auto& x : alias.allowed) x = pick(0, 1);
+    alias.allowed[0] = 1;  // the first strategies agree (as replicated layouts do)
+    p.aliases.push_back(std::move(alias));
+  }
+  ASSERT_TRUE(g.validate().ok());
+
+  double best = kInf, least_memory = kInf, best_memory = 0;
+  std::vector<std::pair<double, double>> all;  // (peak, cost) of the choices keeping the aliases
+  std::vector<int> choice(static_cast<std::size_t>(n), 0);
+  std::function<void(std::size_t)> visit = [&](std::size_t i) {
+    if (i == choice.size()) {
+      if (!p.aliases_hold(choice)) {
+        EXPECT_EQ(p.cost(choice), kInf);
+        return;
+      }
+      const double cost = p.cost(choice), memory = p.peak_memory(choice);
+      EXPECT_GT(memory, p.memory(choice));  // the output gradient is on top of what is held
+      all.emplace_back(memory, cost);
+      if (cost < best) best = cost, best_memory = memory;
+      least_memory = std::min(least_memory, memory);
+      return;
+    }
+    for (choice[i] = 0; choice[i] < int(p.strategies[i].size()); ++choice[i]) visit(i + 1);
+  };
+  visit(0);
+  ASSERT_FALSE(all.empty());
+
+  for (bool budgeted : {false, true}) {
+    SCOPED_TRACE(budgeted ? "budget binds" : "no budget");
+    if (budgeted && !(best_memory > least_memory * (1 + 1e-6))) continue;  // nothing to bind
+    ShardingOptions options;
+    options.merge_light_ops = false;
+    options.tie_repeated_layers = false;
+    options.memory_budget = budgeted ? (least_memory + best_memory) / 2 : kInf;
+    double expected = kInf;
+    for (const auto& [memory, cost] : all)
+      if (memory <= options.memory_budget) expected = std::min(expected, cost);
+    ShardingFormulation f(g, p, options);
+    EXPECT_GE(f.num_memory_rows(), 2u);
+    EXPECT_LE(f.memory_lower_bound(), least_memory * (1 + 1e-12));
+    EXPECT_GE(f.minimum_memory(), least_memory * (1 - 1e-12));
+    auto model = f.build();
+    ASSERT_TRUE(model.ok()) << model.status().to_string();
+    const double scale = ShardingFormulation::kObjectiveScale;
+
+    const SolveResult exact = f.solve_exact();
+    ASSERT_TRUE(exact.has_solution) << exact.message;
+    EXPECT_EQ(exact.termination, Termination::kOptimal) << exact.message;
+    const std::vector<int> found = f.decode(exact.values);
+    EXPECT_TRUE(p.aliases_hold(found));
+    EXPECT_LE(p.peak_memory(found), options.memory_budget * (1 + 1e-9));
+    EXPECT_NEAR(exact.objective, expected * scale, 1e-9 * expected * scale);
+    EXPECT_NEAR(model->objective_value(exact.values), exact.objective, 1e-9 * expected * scale);
+
+    GlpkSolver glpk;
+    SolveArguments args;
+    args.options.relative_gap = 0;
+    const SolveResult mip = glpk.solve(*model, args);
+    ASSERT_EQ(mip.termination, Termination::kOptimal) << mip.message;
+    EXPECT_NEAR(mip.objective, expected * scale, 1e-9 * expected * scale);
+    EXPECT_TRUE(p.aliases_hold(f.decode(mip.values)));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Seeds, LivePointAliasTest, ::testing::Range(1, 21));
 
 // Two independent ops, each with strategies (cost, memory) = (1 ms, 3 GB), (2 ms, 2 GB),
 // (4 ms, 1 GB). Budget 4 GB: the best pair within it is (2, 2) at 4 ms, and the Lagrangian at
