@@ -51,6 +51,7 @@ nlohmann::ordered_json to_json(const Graph& g, const Cluster& c, const Mesh& mes
   j["resharding_seconds"] = plan.resharding_seconds;
   j["best_bound_seconds"] = plan.best_bound;
   j["memory_bytes"] = plan.memory_bytes;
+  j["peak_at"] = plan.peak_at;
   j["memory_budget_bytes"] = number_or_null(plan.memory_budget);
   j["lp_integral"] = plan.lp_integral;
   j["method"] = plan.method;
