@@ -10,6 +10,7 @@
 #   EXPECT_EXIT      the exporter's exact exit code
 #   STDERR_RE_<i>    regexes the exporter's stderr must match, i = 0 .. STDERR_RE_COUNT-1
 #   INFO_EQ_<i>      "graph.ops=62": members of `opplan info --json OUTPUT`, i = 0 .. INFO_EQ_COUNT-1
+#   GRAPH_EQ_<i>     "ops.3.params_from=shared": members of the written graph file, i = 0 .. GRAPH_EQ_COUNT-1
 cmake_minimum_required(VERSION 3.25)
 
 execute_process(COMMAND "${PYTHON}" -c
@@ -68,6 +69,23 @@ if(EXPECT_EXIT EQUAL 0 AND _exit EQUAL 0)
       endif()
     endforeach()
   endif()
+endif()
+
+if(EXPECT_EXIT EQUAL 0 AND _exit EQUAL 0 AND DEFINED GRAPH_EQ_COUNT AND GRAPH_EQ_COUNT GREATER 0)
+  file(READ "${OUTPUT}" _graph)
+  math(EXPR _last "${GRAPH_EQ_COUNT} - 1")
+  foreach(_i RANGE ${_last})
+    string(REGEX MATCH "^([^=]*)=(.*)$" _ "${GRAPH_EQ_${_i}}")
+    set(_path "${CMAKE_MATCH_1}")
+    set(_expected "${CMAKE_MATCH_2}")
+    string(REPLACE "." ";" _keys "${_path}")
+    string(JSON _value ERROR_VARIABLE _error GET "${_graph}" ${_keys})
+    if(_error)
+      fail("${OUTPUT} has no ${_path}: ${_error}")
+    elseif(NOT _value STREQUAL _expected)
+      fail("${OUTPUT}: ${_path} is ${_value}, expected ${_expected}")
+    endif()
+  endforeach()
 endif()
 
 if(NOT _failures STREQUAL "")

@@ -55,7 +55,8 @@ The numbers per op (all for the whole op, one micro-batch = the example inputs)
   plus one per output element for a bias; norms 3 per element; an embedding one per output element
   (scatter-add); 0 for ops without parameters. A module called twice (shared weights) computes its
   weight gradient at each call, but its parameters are counted once (``param_bytes`` of the first
-  call; both calls get the co-location ``group`` ``shared:<module path>``).
+  call; both calls get the co-location ``group`` ``shared:<module path>``, and the later call
+  ``params_from`` naming the first, which sharding turns into an alias constraint).
 - ``bytes`` of each phase: forward reads the inputs and parameters and writes the output; the
   input gradient reads the output gradient (and the parameters) and writes the input gradients;
   the weight gradient reads the output gradient and the saved inputs and writes the parameter
@@ -554,6 +555,13 @@ class _Exporter:
                 op["weight_grad"] = {"flops": float(cost.wgrad), "bytes": float(out_bytes + in_bytes + module_param_bytes)}
         if param_bytes:
             op["param_bytes"] = float(param_bytes)
+        # A weight another op owns (a module called again, a tied weight fetched by get_attr):
+        # name the owner, so that sharding lays the weight out the same way in both.
+        owners = {self.param_owner[id(p)] for p, _ in params} - {node.name}
+        if len(owners) == 1:
+            owner = self._op_by_name.get(next(iter(owners)))
+            if owner is not None and owner.get("param_bytes") and "params_from" not in owner:
+                op["params_from"] = owner["name"]
         if cost.activation and (needs_igrad or has_params):
             op["activation_bytes"] = float(cost.activation)
         if out_meta is not None:
