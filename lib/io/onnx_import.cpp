@@ -203,13 +203,17 @@ class Importer {
     std::vector<const TensorInfo*> data;
     std::vector<OpId> producers;
     double data_bytes = 0, param_read = 0, param_owned = 0;
+    std::set<std::string> owners;  // ops that own a weight this node reads but does not own
     for (const auto& input : node.input()) {
       if (input.empty()) continue;  // an optional input left out
       if (auto init = initializers_.find(input); init != initializers_.end()) {
         const TensorInfo t = info_of(*init->second);
         if (!t.floating) continue;  // shapes, axes, indices: constants, not parameters
         param_read += bytes_of(t);
-        if (owned_.insert(input).second) param_owned += bytes_of(t);
+        if (auto [owner, fresh] = owner_.emplace(input, name); fresh)
+          param_owned += bytes_of(t);
+        else if (owner->second != name)
+          owners.insert(owner->second);
         continue;
       }
       auto p = producer_.find(input);
@@ -244,6 +248,12 @@ class Importer {
       if (has_params) op.weight_grad = {c.weight_grad, out_bytes + data_bytes + param_read, std::nullopt};
     }
     op.param_bytes = param_owned;
+    // A weight another node owns (a tied weight): name the owner, for the sharding's alias
+    // constraint, when it is one op that owns parameters of its own.
+    if (owners.size() == 1)
+      if (auto owner = graph_.find_op(*owners.begin());
+          owner && graph_.op(*owner).param_bytes > 0 && graph_.op(*owner).params_from.empty())
+        op.params_from = *owners.begin();
     if (needs_input_grad || has_params) op.activation_bytes = c.activation;
     if (out_info.known) op.shape = out_info.shape;
     op.dtype = out_info.dtype;
@@ -375,7 +385,7 @@ class Importer {
   std::unordered_map<std::string, const onnx::TensorProto*> initializers_;
   std::unordered_map<std::string, TensorInfo> values_;
   std::unordered_map<std::string, OpId> producer_;
-  std::set<std::string> owned_;  // initializers already counted as some op's parameters
+  std::map<std::string, std::string> owner_;  // initializer -> the op that counts it as its parameters
   std::set<std::string> names_;
   std::vector<bool> requires_grad_;  // by op id: the op's output needs a gradient
 };

@@ -72,6 +72,23 @@ TEST(OnnxImport, TinyCnnOpsShapesAndFlops) {
   EXPECT_EQ(again->num_ops(), 10u);
 }
 
+// One 16 x 16 weight read by two MatMuls: the first owns it, the second names it as a tied weight.
+TEST(OnnxImport, TiedWeightNamesItsOwner) {
+  if (!onnx_import_available()) GTEST_SKIP() << "built without ONNX";
+  auto loaded = read_onnx_graph(kOnnxData + "/tied_matmul.onnx");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  const Graph& g = *loaded;
+  EXPECT_TRUE(g.validate().ok()) << g.validate().to_string();
+  const Op& first = g.op(*g.find_op("first"));
+  const Op& second = g.op(*g.find_op("second"));
+  EXPECT_EQ(first.param_bytes, 16.0 * 16 * 4);
+  EXPECT_EQ(first.params_from, "");
+  EXPECT_EQ(second.param_bytes, 0);
+  EXPECT_EQ(second.params_from, "first");
+  EXPECT_GT(second.weight_grad.flops, 0);  // its share of the weight's gradient
+  EXPECT_EQ(g.totals().param_bytes, 16.0 * 16 * 4);
+}
+
 TEST(OnnxImport, MissingFileNamesIt) {
   auto r = read_onnx_graph(kOnnxData + "/no_such_model.onnx");
   ASSERT_FALSE(r.ok());

@@ -14,6 +14,9 @@ python3-onnx installed; the output is deterministic).
     prob   Softmax(axis -1)                   -> [2, 16]
 
 No value_info is stored: the importer must run ONNX shape inference to know the inner shapes.
+
+Also writes tied_matmul.onnx: x [4, 16] -> first = MatMul(x, w) -> act = Relu -> second =
+MatMul(act, w), one 16 x 16 weight read by both (a tied weight).
 """
 import os
 
@@ -53,6 +56,21 @@ def main():
     model.ir_version = 8
     onnx.checker.check_model(model)
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny_cnn.onnx")
+    onnx.save(model, path)
+    print(f"wrote {path}")
+
+    tied = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"], name="first"),
+         helper.make_node("Relu", ["h"], ["r"], name="act"),
+         helper.make_node("MatMul", ["r", "w"], ["y"], name="second")],
+        "tied-matmul",
+        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 16])],
+        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 16])],
+        initializer=[weight("w", 16, 16)])
+    model = helper.make_model(tied, producer_name="opplan-tests", opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tied_matmul.onnx")
     onnx.save(model, path)
     print(f"wrote {path}")
 
