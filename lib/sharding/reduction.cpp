@@ -44,6 +44,9 @@ std::string fingerprint(const Op& op) {
                      phase(op.forward), phase(op.input_grad), phase(op.weight_grad), op.param_bytes, op.activation_bytes);
 }
 
+// At most this many memory rows (see make_memory_rows).
+constexpr std::size_t kMaxMemoryRows = 64;
+
 class Reducer {
  public:
   Reducer(const Graph& g, const ShardingProblem& p, const ShardingOptions& o) : g_(g), p_(p), o_(o) {}
@@ -259,15 +262,36 @@ class Reducer {
       const auto& f = r_.follow[v.value()];
       for (std::size_t q = 0; q < f.size(); ++q) h[q] += parameters(v, f[q]);
     }
-    for (std::size_t i = 0; i < n; ++i) {
+    // Too many rows (a pathological graph: every row is nodes x strategies wide) are merged, in
+    // order, into kMaxMemoryRows groups: a group's row holds what is saved up to its last point
+    // plus every member's output gradient, so it implies each member's (conservative, never a
+    // plan over the budget).
+    std::vector<std::size_t> points;
+    for (std::size_t i = 0; i < n; ++i)
+      if (keep[i]) points.push_back(i);
+    const std::size_t groups = std::min(points.size(), kMaxMemoryRows);
+    std::size_t next = 0;  // the next point to place
+    std::vector<std::vector<double>> outputs(r_.nodes.size());
+    for (std::size_t m = 0; m < r_.nodes.size(); ++m) outputs[m].assign(r_.nodes[m].cost.size(), 0.0);
+    for (std::size_t i = 0, g = 0; i < n; ++i) {
       const OpId t = order[i];
       const auto node = static_cast<std::size_t>(node_of(t));
       const auto& f = r_.follow[t.value()];
       for (std::size_t q = 0; q < f.size(); ++q) held[node][q] += activations(t, f[q]);
-      if (!keep[i]) continue;
+      if (next >= points.size() || points[next] != i) continue;
+      ++next;
+      for (std::size_t q = 0; q < f.size(); ++q)
+        outputs[node][q] += p_.strategies[t.value()][static_cast<std::size_t>(f[q])].output_bytes;
+      // Group g ends at point number (g + 1) * |points| / groups.
+      if (next < (g + 1) * points.size() / groups) continue;
       MemoryRow row{t, held};
-      for (std::size_t q = 0; q < f.size(); ++q) row.coef[node][q] += p_.strategies[t.value()][static_cast<std::size_t>(f[q])].output_bytes;
+      for (std::size_t m = 0; m < outputs.size(); ++m)
+        for (std::size_t q = 0; q < outputs[m].size(); ++q) {
+          row.coef[m][q] += outputs[m][q];
+          outputs[m][q] = 0;
+        }
       r_.memory_rows.push_back(std::move(row));
+      ++g;
     }
     if (n == 0) r_.memory_rows.push_back(MemoryRow{OpId(), held});
   }

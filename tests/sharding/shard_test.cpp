@@ -368,6 +368,30 @@ TEST(ShardTest, MemoryBudgetHoldsAtEveryLivePoint) {
   EXPECT_NEAR(plan.objective, best, 1e-9 * best);
 }
 
+// A chain of 100 ops whose outputs shrink and that save nothing: every live point can bind, more
+// than the 64 rows kept; consecutive points are merged into rows that imply each of them.
+TEST(ShardTest, ManyLivePointsMergeIntoConservativeRows) {
+  Graph g("shrinking");
+  OpId prev;
+  for (int i = 0; i < 100; ++i) {
+    const OpId id = g.add_op(make_op("op" + std::to_string(i), "elementwise", "", {8, 1000 - 8 * i}, 1e6));
+    if (prev.valid()) g.add_edge(prev, id);
+    prev = id;
+  }
+  const Cluster c = Cluster::dgx_a100(1);
+  const Mesh mesh = make_mesh(c, 1, 4).value();
+  const ShardingProblem p = build_sharding_problem(g, c, mesh, AnalyticCostModel()).value();
+  const ShardingFormulation f(g, p);
+  EXPECT_EQ(f.num_memory_rows(), 64u);
+  const std::vector<int> only(100, 0);
+  OpId at;
+  const double peak = p.peak_memory(only, &at);
+  EXPECT_EQ(g.op(at).name, "op0");  // the largest output gradient, nothing saved
+  EXPECT_DOUBLE_EQ(peak, 8.0 * 1000 * 2);
+  EXPECT_GE(f.memory_lower_bound(), peak);  // a merged row counts two or more points' gradients
+  EXPECT_LE(f.memory_lower_bound(), 2 * peak);
+}
+
 TEST(ShardTest, MixtureOfExpertsUsesExpertParallelismAndAllToAll) {
   const std::int64_t G = 4, S = 256, E = 4, C = 128, H = 1024, F = 4096;
   Graph g("moe");
