@@ -482,40 +482,56 @@ TEST(ShardTest, TimeLimitZeroStillReturnsAPlan) {
 // combination, elimination (ShardingFormulation::solve_exact) and GLPK's branch-and-bound on the
 // same ILP; without a budget and with one halfway between the least memory and the memory of the
 // unconstrained optimum, so that the memory row binds.
-class RandomProblemTest : public ::testing::TestWithParam<int> {};
-
-TEST_P(RandomProblemTest, EliminationAgreesWithBruteForceAndGlpk) {
-  std::mt19937 rng(static_cast<unsigned>(GetParam()));
-  auto uniform = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
-  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  const int n = pick(5, 7);
-  Graph g("random");
+// A random sharding problem for brute force: ops with 2-4 strategies of random cost and memory,
+// edges with random resharding costs (a third of them free).
+struct RandomInstance {
+  std::mt19937 rng;
+  Graph g{"random"};
   ShardingProblem p;
-  p.device_memory = 1e12;
-  for (int i = 0; i < n; ++i) {
-    g.add_op(make_op("op" + std::to_string(i), "matmul", "", {8}, 1e9));
-    std::vector<ShardingStrategy> list(static_cast<std::size_t>(pick(2, 4)));
-    for (std::size_t k = 0; k < list.size(); ++k) {
-      list[k].name = "s" + std::to_string(k);
-      list[k].compute_seconds = uniform(1e-4, 1e-3);
-      list[k].communication_seconds = uniform(0, 5e-4);
-      list[k].memory_bytes = uniform(1e8, 1e9);
+  explicit RandomInstance(int seed) : rng(static_cast<unsigned>(seed)) { p.device_memory = 1e12; }
+  double uniform(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
+  int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
+
+  // `live_points`: parameters and output bytes too, op 0's output larger than all that is saved.
+  void add_ops(int n, double max_memory, bool live_points) {
+    for (int i = 0; i < n; ++i) {
+      g.add_op(make_op("op" + std::to_string(i), "matmul", "", {8}, 1e9));
+      std::vector<ShardingStrategy> list(static_cast<std::size_t>(pick(2, 4)));
+      for (std::size_t k = 0; k < list.size(); ++k) {
+        list[k].name = "s" + std::to_string(k);
+        list[k].compute_seconds = uniform(1e-4, 1e-3);
+        list[k].communication_seconds = uniform(0, 5e-4);
+        list[k].memory_bytes = uniform(1e8, max_memory);
+        if (!live_points) continue;
+        list[k].parameter_bytes = list[k].memory_bytes * uniform(0, 0.5);
+        list[k].output_bytes = i == 0 ? uniform(4e9, 5e9) : uniform(0, 1e9);
+      }
+      p.strategies.push_back(std::move(list));
     }
-    p.strategies.push_back(std::move(list));
   }
-  auto connect = [&](int a, int b) {
+  void connect(int a, int b) {
     g.add_edge(OpId(static_cast<std::uint32_t>(a)), OpId(static_cast<std::uint32_t>(b)), 1e6);
     p.edge_src.push_back(OpId(static_cast<std::uint32_t>(a)));
     p.edge_dst.push_back(OpId(static_cast<std::uint32_t>(b)));
     std::vector<double> cost(p.strategies[static_cast<std::size_t>(a)].size() * p.strategies[static_cast<std::size_t>(b)].size());
     for (double& x : cost) x = pick(0, 2) == 0 ? 0.0 : uniform(0, 6e-4);
     p.resharding.push_back(std::move(cost));
-  };
-  for (int i = 1; i < n; ++i) connect(pick(0, i - 1), i);  // a random tree
-  for (int extra = 0; extra < 3; ++extra) {               // and cycles through it
-    const int a = pick(0, n - 2), b = pick(a + 1, n - 1);
-    connect(a, b);
   }
+};
+
+class RandomProblemTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(RandomProblemTest, EliminationAgreesWithBruteForceAndGlpk) {
+  RandomInstance r(GetParam());
+  const int n = r.pick(5, 7);
+  r.add_ops(n, 1e9, /*live_points=*/false);
+  for (int i = 1; i < n; ++i) r.connect(r.pick(0, i - 1), i);  // a random tree
+  for (int extra = 0; extra < 3; ++extra) {                     // and cycles through it
+    const int a = r.pick(0, n - 2), b = r.pick(a + 1, n - 1);
+    r.connect(a, b);
+  }
+  const Graph& g = r.g;
+  const ShardingProblem& p = r.p;
   ASSERT_TRUE(g.validate().ok());
 
   double best = kInf, least_memory = kInf, best_memory = 0;
@@ -585,35 +601,13 @@ INSTANTIATE_TEST_SUITE_P(Seeds, RandomProblemTest, ::testing::Range(1, 21));
 class LivePointAliasTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(LivePointAliasTest, EliminationAgreesWithBruteForceAndGlpk) {
-  std::mt19937 rng(static_cast<unsigned>(GetParam()));
-  auto uniform = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
-  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  RandomInstance r(GetParam());
+  auto pick = [&](int lo, int hi) { return r.pick(lo, hi); };
   const int n = pick(5, 7);
-  Graph g("random");
-  ShardingProblem p;
-  p.device_memory = 1e12;
-  for (int i = 0; i < n; ++i) {
-    g.add_op(make_op("op" + std::to_string(i), "matmul", "", {8}, 1e9));
-    std::vector<ShardingStrategy> list(static_cast<std::size_t>(pick(2, 4)));
-    for (std::size_t k = 0; k < list.size(); ++k) {
-      list[k].name = "s" + std::to_string(k);
-      list[k].compute_seconds = uniform(1e-4, 1e-3);
-      list[k].communication_seconds = uniform(0, 5e-4);
-      list[k].memory_bytes = uniform(1e8, 5e8);
-      list[k].parameter_bytes = list[k].memory_bytes * uniform(0, 0.5);
-      list[k].output_bytes = i == 0 ? uniform(4e9, 5e9) : uniform(0, 1e9);
-    }
-    p.strategies.push_back(std::move(list));
-  }
-  for (int i = 1; i < n; ++i) {  // a random tree, ids in topological order
-    const int a = pick(0, i - 1);
-    g.add_edge(OpId(static_cast<std::uint32_t>(a)), OpId(static_cast<std::uint32_t>(i)), 1e6);
-    p.edge_src.push_back(OpId(static_cast<std::uint32_t>(a)));
-    p.edge_dst.push_back(OpId(static_cast<std::uint32_t>(i)));
-    std::vector<double> cost(p.strategies[static_cast<std::size_t>(a)].size() * p.strategies[static_cast<std::size_t>(i)].size());
-    for (double& x : cost) x = pick(0, 2) == 0 ? 0.0 : uniform(0, 6e-4);
-    p.resharding.push_back(std::move(cost));
-  }
+  r.add_ops(n, 5e8, /*live_points=*/true);
+  for (int i = 1; i < n; ++i) r.connect(pick(0, i - 1), i);  // a random tree, ids in topological order
+  const Graph& g = r.g;
+  ShardingProblem& p = r.p;
   for (int k = 0; k < 2; ++k) {  // aliases between any two ops, connected or not
     const int a = pick(0, n - 1);
     int b = pick(0, n - 2);

@@ -52,12 +52,7 @@ def main():
         inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8, 8])],
         outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 16])],
         initializer=initializers)
-    model = helper.make_model(graph, producer_name="opplan-tests", opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny_cnn.onnx")
-    onnx.save(model, path)
-    print(f"wrote {path}")
+    save(graph, "tiny_cnn.onnx")
 
     tied = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["h"], name="first"),
@@ -67,10 +62,14 @@ def main():
         inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 16])],
         outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 16])],
         initializer=[weight("w", 16, 16)])
-    model = helper.make_model(tied, producer_name="opplan-tests", opset_imports=[helper.make_opsetid("", 13)])
+    save(tied, "tied_matmul.onnx")
+
+
+def save(graph, file_name):
+    model = helper.make_model(graph, producer_name="opplan-tests", opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tied_matmul.onnx")
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), file_name)
     onnx.save(model, path)
     print(f"wrote {path}")
 
