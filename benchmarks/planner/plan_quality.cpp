@@ -3,8 +3,10 @@
 // 1:1.5:0.5, 2:1:1}, p2p 0 and 10 % of F. Each baseline runs on its own placement; the planner
 // plans the same placement under a memory cap equal to the baseline's own peak.
 //
-// Usage: bench_plan_quality [time limit per plan in s, default 1] [max PP, default 16]
+// Usage: bench_plan_quality [time limit per plan in s, default 1] [max PP, default 16] [filter]
 // Prints a Markdown table and a summary line (cases never worse, cases within 1 % of the bound).
+// `filter` keeps only the cases whose key "<baseline> <PP> <N> <F:b:W> <p2p>" (e.g. "dualpipe 4 8
+// 1:1.5:0.5 0.1") contains it, so one placement or one case can be re-measured alone.
 //
 // Second question: how does the planner scale? `bench_plan_quality scaling [seconds, default 2]`
 // plans a linear PP-8 pipeline (F:b:W 2:1:1, p2p 0.2, 1F1B memory) with 10^2 to 10^5 operator
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "scaling") return scaling(argc > 2 ? std::atof(argv[2]) : 2.0);
   const double time_limit = argc > 1 ? std::atof(argv[1]) : 1.0;
   const int max_pp = argc > 2 ? std::atoi(argv[2]) : 16;
+  const std::string filter = argc > 3 ? argv[3] : "";
   struct Ratio {
     double f, b, w;
   };
@@ -78,6 +81,8 @@ int main(int argc, char** argv) {
             st.input_grad = r.b;
             st.weight_grad = r.w;
             st.p2p = p2p_share * r.f;
+            const std::string key = fmt::format("{} {} {} {}:{}:{} {}", opplan::to_string(kind), pp, n, r.f, r.b, r.w, st.p2p);
+            if (key.find(filter) == std::string::npos) continue;
             auto spec = opplan::make_pipeline_spec(opplan::required_placement(kind), pp, n, st);
             if (!spec.ok()) continue;
             auto baseline = opplan::build_schedule(*spec, kind);
