@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "pipeline/pipeline_internal.hpp"
 #include "planner/planner_internal.hpp"
@@ -239,45 +240,71 @@ double first_wall_bound(const InstanceGraph& graph, int d, int k, int N) {
   return one_machine_bound(graph, ids, head);
 }
 
-// The memory walls of a device holding one chunk under a cap (docs/planner.md, "Lower bound").
-// Room for k activations of size a: at the start of a forward at most k - 1 other micro-batches
-// hold theirs. Let L be the least time from a forward's start to the end of the instance that
-// releases its activation (W, or b when b frees it all, or B), along the micro-batch's own path.
-// Number the device's forwards by start: the j-th (j >= k) starts when at most k - 1 of the j
-// before it are alive, so one of the j - k + 1 or more released ones is numbered j - k or later:
-//   start(F_j) >= start(F_{j-k}) + L,  hence  start(F_j) >= head_F + floor(j / k) L       (walls)
-// and before start(F_j) the device has run j forwards and the releasing instances of at least
-// j - k + 1 micro-batches (at the earliest, those of the first ones):
-//   start(F_j) >= T_j = the one-machine end of those instances, run in head order.
-// Micro-batches are interchangeable here (same heads, paths and tails), so micro-batch j may
-// stand for the j-th forward: the one-machine bound (heads and tails) of micro-batches j..N-1,
-// each instance's head at least its forward's bound plus its path from the forward, bounds the
-// makespan. j = 0 with the walls alone is the bound of all micro-batches after every wall.
-double memory_wall_bound(const PipelineSpec& spec, const InstanceGraph& graph, int d) {
-  const auto chunks = spec.device_chunks(d);
-  const double budget = spec.cap(d) - spec.param_memory(d);
-  if (chunks.size() != 1 || !std::isfinite(budget)) return 0;
-  const int route = chunks.front().first, stage = chunks.front().second;
+// One chunk (route, stage) of a device as the memory walls see it: micro-batch 0's instances there
+// (forward first), each with its longest path from the forward's start (`offset`), and L, the least
+// time from a forward's start to the end of the instance that releases its activation (W, or b
+// when b frees it all, or B), along the micro-batch's own path. With room for k activations on the
+// device, the m-th forward of the chunk (numbered by start) starts no earlier than wall(m).
+struct ChunkWalls {
+  struct Kind {
+    double offset, duration, head, tail;
+    bool releases;  // the release waits for this instance's end (W and b before it, b alone, or B)
+  };
+  std::vector<Kind> kinds;  // forward first
+  double lifetime = 0;      // L
+  double head_f = 0;
+  int micro_batches = 0;
+  int k = 1;
+  std::vector<double> walls;  // per forward number m, the earliest start of the chunk's m-th forward
+  double wall(int m) const { return walls[static_cast<std::size_t>(m)]; }
+  // The jobs of every micro-batch; those numbered `from` or later have their forwards at
+  // `forward_from` or later. The earlier ones (at their walls) count only while the chunk has at
+  // most 2,000 jobs: beyond, one_machine_jobs() would keep a single threshold of its quadratic scan
+  // and lose more than they add (a linear PP-8 pipeline of 4,166 micro-batches did).
+  void jobs_after(int from, double forward_from, std::vector<Job>& out) const {
+    const int first = micro_batches * static_cast<int>(kinds.size()) <= 2000 ? 0 : from;
+    for (int m = first; m < micro_batches; ++m) {
+      const double f = m >= from ? std::max(forward_from, wall(m)) : wall(m);
+      for (const Kind& kd : kinds) out.push_back({std::max(kd.head, f + kd.offset), kd.duration, kd.tail});
+    }
+  }
+  // The forwards of micro-batches 0..forwards-1 and the releasing instances of 0..releases-1, at
+  // their earliest (no tails): what must have run before some later moment.
+  void jobs_before(int forwards, int releases, std::vector<Job>& out) const {
+    for (int m = 0; m < forwards; ++m) out.push_back({wall(m), kinds.front().duration, 0});
+    for (int m = 0; m < releases; ++m)
+      for (const Kind& kd : kinds)
+        if (kd.releases) out.push_back({std::max(kd.head, wall(m) + kd.offset), kd.duration, 0});
+  }
+};
+
+// Micro-batch 0's instances of chunk (route, stage) (forward first), their longest paths from the
+// forward's start, and L, the least time from that start to the end of the instance releasing the
+// activation; nothing when the wall argument does not apply (no activation, a b that frees only
+// part of it, no path to the release).
+struct ChunkRelease {
+  std::vector<int> ids;
+  std::vector<double> offsets;
+  std::vector<char> releases;
+  double lifetime = 0;
+};
+
+std::optional<ChunkRelease> chunk_release(const PipelineSpec& spec, const InstanceGraph& graph, int route, int stage) {
   const StageSpec& st = spec.stages[static_cast<std::size_t>(stage)];
-  if (!(st.activation > 0)) return 0;
-  const int k = static_cast<int>(std::floor(budget / st.activation + 1e-9));
-  const int N = spec.micro_batches_per_route();
-  if (k < 1 || k >= N) return 0;
+  if (!(st.activation > 0)) return std::nullopt;
   const bool split = st.weight_grad > 0;
   const double x = st.input_grad_frees;
   const bool b_frees_all = split && x >= st.activation - 1e-12;
-  if (split && x > 1e-12 && !b_frees_all) return first_wall_bound(graph, d, k, N);
-
-  // Micro-batch 0's instances on the device, and their longest paths from its forward's start.
+  if (split && x > 1e-12 && !b_frees_all) return std::nullopt;
   const int f0 = graph.find(WorkItem{Work::kForward, route, 0, stage});
-  if (f0 < 0) return 0;
-  std::vector<int> mine;  // F first
-  mine.push_back(f0);
+  if (f0 < 0) return std::nullopt;
+  ChunkRelease r;
+  r.ids.push_back(f0);
   for (Work w : {Work::kInputGrad, Work::kWeightGrad, Work::kBackward}) {
     const int i = graph.find(WorkItem{w, route, 0, stage});
-    if (i >= 0 && i != f0 && std::find(mine.begin(), mine.end(), i) == mine.end() &&
+    if (i >= 0 && i != f0 && std::find(r.ids.begin(), r.ids.end(), i) == r.ids.end() &&
         graph.ops[static_cast<std::size_t>(i)].item.work == w)
-      mine.push_back(i);
+      r.ids.push_back(i);
   }
   std::vector<double> dist(graph.ops.size(), -std::numeric_limits<double>::infinity());
   dist[static_cast<std::size_t>(f0)] = 0;
@@ -288,50 +315,203 @@ double memory_wall_bound(const PipelineSpec& spec, const InstanceGraph& graph, i
       dist[static_cast<std::size_t>(a.to)] = std::max(dist[static_cast<std::size_t>(a.to)],
                                                       di + graph.ops[static_cast<std::size_t>(i)].duration + a.delay);
   }
-  struct Kind {
-    double offset, duration, head, tail;
-    bool releases;
-  };
-  std::vector<Kind> kinds;
-  double L = 0;
-  for (int i : mine) {
+  for (int i : r.ids) {
     const Instance& op = graph.ops[static_cast<std::size_t>(i)];
     const double off = dist[static_cast<std::size_t>(i)];
-    if (!std::isfinite(off)) return 0;
-    // The instances whose end the release waits for: W (and b before it), b alone, or B.
+    if (!std::isfinite(off)) return std::nullopt;
+    // The release waits for W (and b before it), b alone when it frees everything, or B.
     const bool releases = op.item.work != Work::kForward && !(b_frees_all && op.item.work == Work::kWeightGrad);
-    kinds.push_back({off, op.duration, graph.head[static_cast<std::size_t>(i)], graph.tail[static_cast<std::size_t>(i)],
-                     releases});
-    if (releases) L = std::max(L, off + op.duration);
+    r.offsets.push_back(off);
+    r.releases.push_back(releases ? 1 : 0);
+    if (releases) r.lifetime = std::max(r.lifetime, off + op.duration);
   }
-  if (!(L > 0)) return 0;
-  const double head_f = kinds.front().head;
-  const auto wall = [&](int j) { return head_f + static_cast<double>(j / k) * L; };
-  // Micro-batches j..N-1 with their forwards at or after `from` and the walls.
-  const auto after = [&](int j, double from) {
-    std::vector<Job> jobs;
-    for (int m = j; m < N; ++m) {
-      const double f = std::max(from, wall(m));
-      for (const Kind& kd : kinds) jobs.push_back({std::max(kd.head, f + kd.offset), kd.duration, kd.tail});
+  if (!(r.lifetime > 0)) return std::nullopt;
+  return r;
+}
+
+// How many activations of `activation` fit on device d beside its parameters (0: no cap).
+int room(const PipelineSpec& spec, int d, double activation) {
+  const double budget = spec.cap(d) - spec.param_memory(d);
+  if (!std::isfinite(budget) || !(activation > 0)) return 0;
+  return static_cast<int>(std::floor(budget / activation + 1e-9));
+}
+
+// The walls of chunk (route, stage) under room for k activations on its device, or nothing when
+// the argument does not apply (chunk_release()).
+std::optional<ChunkWalls> chunk_walls(const PipelineSpec& spec, const InstanceGraph& graph, int route, int stage,
+                                      int k) {
+  if (k < 1) return std::nullopt;
+  const auto release = chunk_release(spec, graph, route, stage);
+  if (!release) return std::nullopt;
+  ChunkWalls c;
+  c.k = k;
+  c.micro_batches = spec.micro_batches_per_route();
+  c.lifetime = release->lifetime;
+  for (std::size_t x = 0; x < release->ids.size(); ++x) {
+    const int i = release->ids[x];
+    c.kinds.push_back({release->offsets[x], graph.ops[static_cast<std::size_t>(i)].duration,
+                       graph.head[static_cast<std::size_t>(i)], graph.tail[static_cast<std::size_t>(i)],
+                       release->releases[x] != 0});
+  }
+  c.head_f = c.kinds.front().head;
+  // The m-th forward of a stage (numbered by start) starts after the m-th forward of the stage
+  // before it has ended and the transfer (m + 1 micro-batches must have left that stage, which runs
+  // its forwards one at a time, so in start order), after the stage's own (m - 1)-th forward, and,
+  // under a cap, after its own wall: the (m - k_s)-th forward's start plus L_s, with k_s the room
+  // on that stage's device (a chunk never has more of it than the whole device) and L_s its
+  // activation's least lifetime (single_chunk_bound()). A flow shop along the route with the walls
+  // of every stage up to this one; the first stage's m-th forward starts at m F or later.
+  std::vector<double> flow(static_cast<std::size_t>(c.micro_batches), 0);
+  for (int s = 0; s <= stage; ++s) {
+    const StageSpec& st = spec.stages[static_cast<std::size_t>(s)];
+    const double arrive =
+        s > 0 ? spec.stages[static_cast<std::size_t>(s - 1)].forward + boundary_delay(spec, route, s - 1) : 0;
+    int k_s = s == stage ? k : 0;
+    double lifetime = s == stage ? c.lifetime : 0;
+    if (s < stage) {
+      k_s = room(spec, spec.routes[static_cast<std::size_t>(route)][static_cast<std::size_t>(s)], st.activation);
+      if (k_s >= 1 && k_s < c.micro_batches)
+        if (const auto up = chunk_release(spec, graph, route, s)) lifetime = up->lifetime;
     }
+    for (std::size_t m = 0; m < flow.size(); ++m) {
+      double t = std::max(flow[m] + arrive, m > 0 ? flow[m - 1] + st.forward : 0.0);
+      if (k_s >= 1 && lifetime > 0 && m >= static_cast<std::size_t>(k_s))
+        t = std::max(t, flow[m - static_cast<std::size_t>(k_s)] + lifetime);
+      flow[m] = t;
+    }
+  }
+  c.walls.resize(flow.size());
+  for (std::size_t m = 0; m < flow.size(); ++m) c.walls[m] = std::max(c.head_f, flow[m]);
+  return c;
+}
+
+// The moments T_j at which the bound is taken (every j up to 96 micro-batches, 64 of them beyond:
+// the cost is about N^3).
+std::vector<int> sampled_moments(int count) {
+  std::vector<int> js;
+  const int step = count <= 96 ? 1 : (count + 63) / 64;
+  for (int j = 1; j < count; j += step) js.push_back(j);
+  if (js.empty() || js.back() != count - 1) js.push_back(count - 1);
+  return js;
+}
+
+// The memory walls of one chunk of a device under a cap (docs/planner.md, "Lower bound").
+// Room for k activations of size a: at the start of a forward at most k - 1 other micro-batches
+// hold theirs. Number the chunk's forwards by start: the j-th (j >= k) starts when at most k - 1 of
+// the j before it are alive, so one of the j - k + 1 or more released ones is numbered j - k or
+// later:
+//   start(F_j) >= start(F_{j-k}) + L                                                     (walls)
+// and, the stages of the route running their forwards one at a time, start(F_j) is at least the
+// flow-shop time of the j-th forward along the route (chunk_walls()); ChunkWalls::wall(j) is the
+// larger of the two. Before start(F_j) the device has run j forwards and the releasing instances
+// of at least j - k + 1 micro-batches (at the earliest, those of the first ones):
+//   start(F_j) >= T_j = the one-machine end of those instances, run in head order.
+// Micro-batches are interchangeable here (same heads, paths and tails), so micro-batch m may
+// stand for the m-th forward: the one-machine bound (heads and tails) of every micro-batch, those
+// numbered j or later with their forwards at T_j or later, each instance's head at least its
+// forward's bound plus its path from the forward, bounds the makespan. j = 0 is the bound of all
+// micro-batches after their walls.
+// `others` are the device's other instances (of another chunk), with valid heads of their own:
+// they join the one-machine bound unchanged (other chunks' activations only leave less room, so
+// the chunk's own walls and T_j stay valid beside them).
+double single_chunk_bound(const ChunkWalls& c, const std::vector<Job>& others) {
+  const int N = c.micro_batches, k = c.k;
+  if (k >= N) return 0;
+  const auto after = [&](int j, double from) {
+    std::vector<Job> jobs = others;
+    c.jobs_after(j, from, jobs);
     return one_machine_jobs(std::move(jobs));
   };
-  double bound = after(0, head_f);
-  // T_j for every j (a sample of them on long pipelines: the cost is about N^3).
-  std::vector<int> js;
-  const int step = N <= 96 ? 1 : (N + 63) / 64;
-  for (int j = 1; j < N; j += step) js.push_back(j);
-  if (js.back() != N - 1) js.push_back(N - 1);
-  for (int j : js) {
+  double bound = after(0, c.head_f);
+  for (int j : sampled_moments(N)) {
     std::vector<Job> before;
-    for (int m = 0; m < j; ++m) before.push_back({wall(m), kinds.front().duration, 0});
-    for (int m = 0; m < j - k + 1; ++m)
-      for (const Kind& kd : kinds)
-        if (kd.releases) before.push_back({std::max(kd.head, wall(m) + kd.offset), kd.duration, 0});
-    const double t = std::max(release_order_end(std::move(before)), wall(j));
+    c.jobs_before(j, std::max(0, j - k + 1), before);
+    const double t = std::max(release_order_end(std::move(before)), c.wall(j));
     bound = std::max(bound, after(j, t));
   }
   return bound;
+}
+
+// The memory walls of a device holding two chunks A and B (DualPipe's and the V placements: one
+// stage per direction, or two stages of one route) whose activations have the same size, room for
+// k of them. Which chunk holds how much of the room changes over time, so the bound takes the
+// least over every split the schedule could have taken:
+// number all the device's forwards by start; at the start of the n-th, at most k - 1 micro-batches
+// of either chunk are alive, so of the n forwards before it, nA of A and nB = n - nA of B, at least
+// n - k + 1 have released their activation: rA of A and rB of B with rA + rB = n - k + 1, rA <= nA,
+// rB <= nB. Before that start the device has run those forwards and releasing instances (at the
+// earliest: those of each chunk's first micro-batches, after each chunk's own walls, which hold
+// because a chunk never has more of the room than the whole), so it starts at or after
+//   T(nA, nB) = min over rA of the one-machine end of those instances, run in head order,
+// and at or after the wall of the forward it is (A's nA-th or B's nB-th). Every later forward (A's
+// micro-batches nA.., B's nB.., interchangeable within their chunk) starts then or later, and the
+// one-machine bound (heads and tails) of all the device's instances, those with these later heads,
+// bounds the makespan; the schedule took one (nA, nB), so the least over nA bounds it. The best
+// over n is the bound. Also each chunk's own bound with the other chunk's instances beside it
+// (single_chunk_bound()).
+double two_chunk_bound(const ChunkWalls& a, const ChunkWalls& b, int k) {
+  const int MA = a.micro_batches, MB = b.micro_batches;
+  const auto after = [&](int na, int nb, double from) {
+    std::vector<Job> jobs;
+    a.jobs_after(na, from, jobs);
+    b.jobs_after(nb, from, jobs);
+    return one_machine_jobs(std::move(jobs));
+  };
+  double bound = after(0, 0, std::min(a.head_f, b.head_f));
+  {
+    std::vector<Job> b_jobs, a_jobs;
+    b.jobs_after(0, b.head_f, b_jobs);
+    a.jobs_after(0, a.head_f, a_jobs);
+    bound = std::max({bound, single_chunk_bound(a, b_jobs), single_chunk_bound(b, a_jobs)});
+  }
+  for (int n : sampled_moments(MA + MB)) {
+    const int releases = std::max(0, n - k + 1);
+    double least = std::numeric_limits<double>::infinity();
+    for (int na = std::max(0, n - MB); na <= std::min(n, MA) && least > bound; ++na) {
+      const int nb = n - na;
+      // The n-th forward is A's na-th or B's nb-th (one of them exists: n < MA + MB).
+      double start = std::numeric_limits<double>::infinity();
+      if (na < MA) start = std::min(start, a.wall(na));
+      if (nb < MB) start = std::min(start, b.wall(nb));
+      double t = std::numeric_limits<double>::infinity();
+      for (int ra = std::max(0, releases - nb); ra <= std::min(na, releases); ++ra) {
+        std::vector<Job> before;
+        a.jobs_before(na, ra, before);
+        b.jobs_before(nb, releases - ra, before);
+        t = std::min(t, release_order_end(std::move(before)));
+      }
+      least = std::min(least, after(na, nb, std::max(start, t)));
+    }
+    bound = std::max(bound, least);
+  }
+  return bound;
+}
+
+// The memory walls of device d under its cap: one chunk (single_chunk_bound(), or the first wall
+// when b frees part of the activation), or two chunks of equal activation (two_chunk_bound());
+// nothing for more chunks.
+double memory_wall_bound(const PipelineSpec& spec, const InstanceGraph& graph, int d) {
+  const auto chunks = spec.device_chunks(d);
+  const double budget = spec.cap(d) - spec.param_memory(d);
+  if (chunks.empty() || chunks.size() > 2 || !std::isfinite(budget)) return 0;
+  const StageSpec& st = spec.stages[static_cast<std::size_t>(chunks.front().second)];
+  if (!(st.activation > 0)) return 0;
+  const int k = static_cast<int>(std::floor(budget / st.activation + 1e-9));
+  const int N = spec.micro_batches_per_route();
+  if (k < 1) return 0;
+  if (chunks.size() == 1) {
+    if (k >= N) return 0;
+    const bool partial = st.weight_grad > 0 && st.input_grad_frees > 1e-12 &&
+                         st.input_grad_frees < st.activation - 1e-12;
+    if (partial) return first_wall_bound(graph, d, k, N);
+    const auto c = chunk_walls(spec, graph, chunks.front().first, chunks.front().second, k);
+    return c ? single_chunk_bound(*c, {}) : 0;
+  }
+  const StageSpec& st2 = spec.stages[static_cast<std::size_t>(chunks.back().second)];
+  if (st2.activation != st.activation || k >= 2 * N) return 0;
+  const auto a = chunk_walls(spec, graph, chunks.front().first, chunks.front().second, k);
+  const auto b = chunk_walls(spec, graph, chunks.back().first, chunks.back().second, k);
+  return a && b ? two_chunk_bound(*a, *b, k) : 0;
 }
 
 }  // namespace
