@@ -3,10 +3,12 @@
 // 1:1.5:0.5, 2:1:1}, p2p 0 and 10 % of F. Each baseline runs on its own placement; the planner
 // plans the same placement under a memory cap equal to the baseline's own peak.
 //
-// Usage: bench_plan_quality [time limit per plan in s, default 1] [max PP, default 16] [filter]
+// Usage: bench_plan_quality [time limit per plan in s, default 1] [max PP, default 16] [filter] [lp]
 // Prints a Markdown table and a summary line (cases never worse, cases within 1 % of the bound).
 // `filter` keeps only the cases whose key "<baseline> <PP> <N> <F:b:W> <p2p>" (e.g. "dualpipe 4 8
-// 1:1.5:0.5 0.1") contains it, so one placement or one case can be re-measured alone.
+// 1:1.5:0.5 0.1") contains it, so one placement or one case can be re-measured alone. `lp` also
+// solves the LP relaxation of each case's whole-instance MIP (PlannerOptions::lp_bound) and
+// counts the cases where it is above the combinatorial bound (pipeline_lower_bound).
 //
 // Second question: how does the planner scale? `bench_plan_quality scaling [seconds, default 2]`
 // plans a linear PP-8 pipeline (F:b:W 2:1:1, p2p 0.2, 1F1B memory) with 10^2 to 10^5 operator
@@ -55,6 +57,9 @@ int main(int argc, char** argv) {
   const double time_limit = argc > 1 ? std::atof(argv[1]) : 1.0;
   const int max_pp = argc > 2 ? std::atoi(argv[2]) : 16;
   const std::string filter = argc > 3 ? argv[3] : "";
+  const bool lp = argc > 4 && std::string(argv[4]) == "lp";
+  int lp_solved = 0, lp_above = 0;
+  double lp_best_ratio = 0;  // the largest LP relaxation / combinatorial bound
   struct Ratio {
     double f, b, w;
   };
@@ -92,7 +97,14 @@ int main(int argc, char** argv) {
             spec->memory_cap = {cap};
             opplan::PlannerOptions options;
             options.time_limit = time_limit;
+            options.lp_bound = lp;
             auto plan = opplan::plan_pipeline(*spec, options);
+            if (lp && plan.ok() && plan->lp_bound > 0) {
+              const double combinatorial = *opplan::pipeline_lower_bound(*spec);
+              ++lp_solved;
+              if (plan->lp_bound > combinatorial * (1 + 1e-9)) ++lp_above;
+              lp_best_ratio = std::max(lp_best_ratio, plan->lp_bound / combinatorial);
+            }
             ++cases;
             if (!plan.ok()) {
               fmt::print("| {} | {} | {}:{}:{} | {} | {} | {} | {} | error: {} |\n", pp, n, r.f, r.b, r.w, st.p2p,
@@ -125,5 +137,9 @@ int main(int argc, char** argv) {
                t.seconds / std::max(1, t.cases), t.worst_seconds);
   fmt::print("\n{} cases: never worse than the baseline in {}, within 1 % of the bound in {} ({:.0f} %)\n", cases,
              never_worse, within_1pct, cases ? 100.0 * within_1pct / cases : 0.0);
+  if (lp)
+    fmt::print("LP relaxation solved in {} cases (the others: at the bound before it, too large, or out of time); "
+               "above the combinatorial bound in {}; largest LP / bound {:.4f}\n",
+               lp_solved, lp_above, lp_best_ratio);
   return never_worse == cases ? 0 : 1;
 }

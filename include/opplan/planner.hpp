@@ -92,6 +92,12 @@ struct PlannerOptions {
   // instance size (and the windows' by their outcomes), so the same seed gives the same plan; a
   // different seed may give another one, never worse than the baselines and heuristics.
   int seed = 0;
+  // Also solve the LP relaxation of the whole-instance scheduling MIP (every order binary relaxed to
+  // [0, 1], no symmetry breaking, horizon = the best warm start's makespan) and raise the lower
+  // bound to it where higher. Only for instances with at most 100,000 same-device pairs, within a
+  // quarter of the time left; off by default because the big-M relaxation is weak
+  // (docs/planner.md, "LP relaxation").
+  bool lp_bound = false;
   // Progress reports and the stop request (progress.hpp).
   PlanMonitor monitor;
 
@@ -129,6 +135,10 @@ struct PlanResult {
   PlanTermination termination = PlanTermination::kNoImprovement;
   std::string message;    // how the search ended, in words
   std::vector<PlanCandidate> candidates;  // every warm start considered, in the order tried
+  // The LP relaxation's optimum when PlannerOptions::lp_bound computed it (0 otherwise, and when
+  // the instance was too large or the LP did not finish: lp_message says which).
+  double lp_bound = 0;
+  std::string lp_message;
   int mip_solves = 0;                     // MIP solves run (whole instance and windows)
   int mip_improvements = 0;               // of which improved the incumbent
 

@@ -409,6 +409,18 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
            r.schedule.metrics.makespan <= r.lower_bound + 1e-9 * std::max(1.0, r.lower_bound);
   };
   const auto remaining = [&] { return options.time_limit - seconds_since(t0); };
+  if (options.lp_bound && !search.mip_orders.empty() && !at_bound()) {
+    reporter.tick("lp relaxation");
+    // A quarter of the time left at most: the search after it matters more than this bound.
+    const detail::LpBoundOutcome lp = detail::lp_relaxation_bound(search.graph, search.mip_orders, remaining() / 4);
+    r.lp_message = lp.message;
+    if (lp.ok) {
+      r.lp_bound = lp.value;
+      // The LP's optimum less a solver tolerance: never above the true one.
+      r.lower_bound = std::max(r.lower_bound, lp.value - 1e-9 * std::max(1.0, lp.value));
+      reporter.state.bound = r.lower_bound;
+    }
+  }
   const auto stop_now = [&] {
     if (!stopped && reporter.stop_requested()) stopped = true;
     return stopped;

@@ -165,6 +165,21 @@ MipOutcome solve_schedule_mip(const InstanceGraph& graph,
                               const std::vector<char>& free_op, PlanObjective objective, double seconds,
                               std::int64_t node_limit, const std::atomic<bool>* interrupt = nullptr);
 
+// The LP relaxation of the whole-instance scheduling MIP as a lower bound on the makespan: every
+// pair of instances on one device that no dependency orders gets an order variable in [0, 1] (no
+// symmetry breaking, which is only valid for the integer problem's search), start times bounded by
+// heads, tails and the horizon `orders`' schedule gives (no better schedule ends later), the
+// memory rows with the relaxed orders. `value` is set only when the LP was solved to optimality
+// within `seconds`; skipped (with the reason) above `max_pairs` order variables.
+struct LpBoundOutcome {
+  bool ok = false;
+  double value = 0;
+  std::size_t variables = 0, rows = 0;
+  std::string message;
+};
+LpBoundOutcome lp_relaxation_bound(const InstanceGraph& graph, const std::vector<std::vector<int>>& orders,
+                                   double seconds, std::size_t max_pairs = 100000);
+
 // Writes the whole-instance scheduling MIP (every instance free, big-M and bounds from `orders`'
 // schedule, the warm start's makespan as the horizon) as free MPS to `path`.
 Status write_schedule_mip(const InstanceGraph& graph, const std::vector<std::vector<int>>& orders,

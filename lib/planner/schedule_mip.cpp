@@ -60,10 +60,13 @@ namespace {
 
 class ScheduleFormulation : public Formulation {
  public:
+  // symmetry_breaking: keep micro-batches of one chunk and work in number order when the
+  // incumbent does (fewer binaries; not for bounds, see lp_relaxation_bound()).
   ScheduleFormulation(const InstanceGraph& g, const std::vector<std::vector<int>>& orders,
                       const std::vector<double>& start, double upper, const std::vector<char>& free_op,
-                      PlanObjective objective)
-      : g_(g), orders_(orders), start_(start), upper_(upper), free_(free_op), objective_(objective) {}
+                      PlanObjective objective, bool symmetry_breaking = true)
+      : g_(g), orders_(orders), start_(start), upper_(upper), free_(free_op), objective_(objective),
+        symmetry_breaking_(symmetry_breaking) {}
 
   std::string name() const override { return "pipeline-schedule"; }
 
@@ -169,7 +172,8 @@ class ScheduleFormulation : public Formulation {
           const WorkItem& wb = g_.ops[static_cast<std::size_t>(k)].item;
           // Micro-batches of one chunk and work are interchangeable: keep them in number order when
           // the incumbent does (symmetry breaking), which saves the binary.
-          if (wa.work == wb.work && wa.route == wb.route && wa.stage == wb.stage && wa.micro_batch < wb.micro_batch) {
+          if (symmetry_breaking_ && wa.work == wb.work && wa.route == wb.route && wa.stage == wb.stage &&
+              wa.micro_batch < wb.micro_batch) {
             pairs.fixed[a * f + b] = 1;
             model.add_row(LinearExpr(s_of(k)) - LinearExpr(s_of(i)) >= p_of(i));
             continue;
@@ -291,6 +295,7 @@ class ScheduleFormulation : public Formulation {
   double M_ = 0;
   const std::vector<char>& free_;
   PlanObjective objective_;
+  bool symmetry_breaking_ = true;
   std::vector<Var> s_;
   Var peak_;
   LinearExpr spans_;
@@ -309,6 +314,45 @@ Status write_schedule_mip(const InstanceGraph& graph, const std::vector<std::vec
   auto model = formulation.build();
   if (!model.ok()) return model.status();
   return write_mps(*model, path);
+}
+
+LpBoundOutcome lp_relaxation_bound(const InstanceGraph& graph, const std::vector<std::vector<int>>& orders,
+                                   double seconds, std::size_t max_pairs) {
+  LpBoundOutcome out;
+  std::size_t pairs = 0;
+  for (const auto& order : orders) pairs += order.size() * (order.size() - (order.empty() ? 0 : 1)) / 2;
+  if (pairs > max_pairs) {
+    out.message = fmt::format("LP relaxation skipped: {} same-device pairs (limit {})", pairs, max_pairs);
+    return out;
+  }
+  std::vector<double> start;
+  const double upper = earliest_starts(graph, orders, start);
+  if (upper < 0) {
+    out.message = "LP relaxation skipped: the orders deadlock";
+    return out;
+  }
+  const std::vector<char> all(graph.ops.size(), 1);
+  ScheduleFormulation formulation(graph, orders, start, upper, all, PlanObjective::kMakespan,
+                                  /*symmetry_breaking=*/false);
+  auto model = formulation.build();
+  if (!model.ok()) {
+    out.message = "LP relaxation: " + model.status().message();
+    return out;
+  }
+  out.variables = model->num_variables();
+  out.rows = model->num_rows();
+  LpOptions lp;
+  lp.time_limit = std::max(0.0, seconds);
+  const SolveResult result = solve_lp_relaxation(*model, lp);
+  if (result.termination != Termination::kOptimal || !result.has_solution) {
+    out.message = fmt::format("LP relaxation not solved ({}): no bound from it", result.BriefReport());
+    return out;
+  }
+  out.ok = true;
+  out.value = result.objective;
+  out.message = fmt::format("LP relaxation {:g} ({} variables, {} rows, {:.3f} s)", out.value, out.variables, out.rows,
+                            result.seconds);
+  return out;
 }
 
 MipOutcome solve_schedule_mip(const InstanceGraph& graph,

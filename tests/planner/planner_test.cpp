@@ -413,6 +413,14 @@ TEST_P(PlannerBoundVsExactOptimum, NeverAboveAndTightWhereExpected) {
     EXPECT_NEAR(bound, best.makespan, 1e-9);
   else
     EXPECT_LT(bound, best.makespan - 1e-9);
+  // The LP relaxation of the whole-instance MIP is a bound too (computed while the heuristic plan
+  // is above the combinatorial bound, as on every case that is not tight).
+  PlannerOptions with_lp = options;
+  with_lp.lp_bound = true;
+  const PlanResult lp = plan_ok(spec, with_lp);
+  if (!c.tight) EXPECT_GT(lp.lp_bound, 0) << lp.lp_message;
+  EXPECT_LE(lp.lp_bound, best.makespan + 1e-6) << lp.lp_message;
+  EXPECT_LE(lp.lower_bound, best.makespan + 1e-6);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -39,6 +39,7 @@ struct PlanArgs {
   std::int64_t window_node_limit = 20;
   bool no_mip = false;
   bool no_baselines = false;
+  bool lp_bound = false;
   std::string svg_file;
   std::string trace_file;
   bool show_ops = false;
@@ -62,6 +63,7 @@ Json plan_json(const PlanResult& r) {
   j["message"] = r.message;
   j["mip_solves"] = r.mip_solves;
   j["mip_improvements"] = r.mip_improvements;
+  if (!r.lp_message.empty()) j["lp_relaxation"] = {{"bound", r.lp_bound > 0 ? Json(r.lp_bound) : Json()}, {"message", r.lp_message}};
   put_schedule_metrics(j, r.schedule);
   Json candidates = Json::array();
   for (const PlanCandidate& c : r.candidates) {
@@ -126,6 +128,7 @@ int run_plan(const PlanArgs& args) {
   options.window_node_limit = args.window_node_limit;
   options.use_mip = !args.no_mip;
   options.use_baselines = !args.no_baselines;
+  options.lp_bound = args.lp_bound;
   options.placement = *parse_plan_placement(args.placement);  // checked by the option's validator
   options.objective = *parse_plan_objective(args.objective);
   Result<PlanResult> result = Status(StatusCode::kInternal, "not planned");
@@ -185,7 +188,9 @@ Command add_plan_command(CLI::App& parent) {
       app->add_option("--window-node-limit", args->window_node_limit,
                       "Pipeline mode: branch-and-bound nodes per window MIP (default 20), >= 0"),
       app->add_flag("--no-baselines", args->no_baselines,
-                    "Pipeline mode: warm-start from the serial schedule only (to study the MIP)")};
+                    "Pipeline mode: warm-start from the serial schedule only (to study the MIP)"),
+      app->add_flag("--lp-bound", args->lp_bound,
+                    "Pipeline mode: also bound by the LP relaxation of the whole-instance MIP (weak; for study)")};
   app->add_option("--objective", args->objective, "makespan (default), utilisation, total-idle, memory-balance")
       ->check(one_of(parse_plan_objective, "objective"));
   CLI::Option* time_limit = app->add_option("--time-limit", args->time_limit, "Seconds for the whole plan (default 10; graph mode 60), > 0");
