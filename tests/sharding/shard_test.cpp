@@ -509,6 +509,33 @@ struct RandomInstance {
       p.strategies.push_back(std::move(list));
     }
   }
+  // Every combination of strategies that keeps the aliases: (peak memory, cost) of each, the
+  // cheapest one's peak and the least peak. Broken aliases must cost +infinity.
+  struct BruteForce {
+    std::vector<std::pair<double, double>> all;
+    double best = kInf, best_memory = 0, least_memory = kInf;
+  };
+  BruteForce brute_force() const {
+    BruteForce out;
+    std::vector<int> choice(p.strategies.size(), 0);
+    std::function<void(std::size_t)> visit = [&](std::size_t i) {
+      if (i == choice.size()) {
+        if (!p.aliases_hold(choice)) {
+          EXPECT_EQ(p.cost(choice), kInf);
+          return;
+        }
+        const double cost = p.cost(choice), memory = p.peak_memory(choice);
+        out.all.emplace_back(memory, cost);
+        if (cost < out.best) out.best = cost, out.best_memory = memory;
+        out.least_memory = std::min(out.least_memory, memory);
+        return;
+      }
+      for (choice[i] = 0; choice[i] < int(p.strategies[i].size()); ++choice[i]) visit(i + 1);
+    };
+    visit(0);
+    return out;
+  }
+
   void connect(int a, int b) {
     g.add_edge(OpId(static_cast<std::uint32_t>(a)), OpId(static_cast<std::uint32_t>(b)), 1e6);
     p.edge_src.push_back(OpId(static_cast<std::uint32_t>(a)));
@@ -534,20 +561,8 @@ TEST_P(RandomProblemTest, EliminationAgreesWithBruteForceAndGlpk) {
   const ShardingProblem& p = r.p;
   ASSERT_TRUE(g.validate().ok());
 
-  double best = kInf, least_memory = kInf, best_memory = 0;
-  std::vector<std::pair<double, double>> all;  // (memory, cost)
-  std::vector<int> choice(static_cast<std::size_t>(n), 0);
-  std::function<void(std::size_t)> visit = [&](std::size_t i) {
-    if (i == choice.size()) {
-      const double cost = p.cost(choice), memory = p.memory(choice);
-      all.emplace_back(memory, cost);
-      if (cost < best) best = cost, best_memory = memory;
-      least_memory = std::min(least_memory, memory);
-      return;
-    }
-    for (choice[i] = 0; choice[i] < int(p.strategies[i].size()); ++choice[i]) visit(i + 1);
-  };
-  visit(0);
+  // No output bytes and no aliases here: the peak is what is held, every choice counts.
+  const auto [all, best, best_memory, least_memory] = r.brute_force();
   ASSERT_GT(best_memory, least_memory * (1 + 1e-6));  // a budget in between binds
 
   for (bool budgeted : {false, true}) {
@@ -620,26 +635,11 @@ TEST_P(LivePointAliasTest, EliminationAgreesWithBruteForceAndGlpk) {
   }
   ASSERT_TRUE(g.validate().ok());
 
-  double best = kInf, least_memory = kInf, best_memory = 0;
-  std::vector<std::pair<double, double>> all;  // (peak, cost) of the choices keeping the aliases
-  std::vector<int> choice(static_cast<std::size_t>(n), 0);
-  std::function<void(std::size_t)> visit = [&](std::size_t i) {
-    if (i == choice.size()) {
-      if (!p.aliases_hold(choice)) {
-        EXPECT_EQ(p.cost(choice), kInf);
-        return;
-      }
-      const double cost = p.cost(choice), memory = p.peak_memory(choice);
-      EXPECT_GT(memory, p.memory(choice));  // the output gradient is on top of what is held
-      all.emplace_back(memory, cost);
-      if (cost < best) best = cost, best_memory = memory;
-      least_memory = std::min(least_memory, memory);
-      return;
-    }
-    for (choice[i] = 0; choice[i] < int(p.strategies[i].size()); ++choice[i]) visit(i + 1);
-  };
-  visit(0);
+  const auto [all, best, best_memory, least_memory] = r.brute_force();
   ASSERT_FALSE(all.empty());
+  // The output gradient is on top of what is held: the all-first-strategies choice (aliases keep it).
+  const std::vector<int> first(static_cast<std::size_t>(n), 0);
+  EXPECT_GT(p.peak_memory(first), p.memory(first));
 
   for (bool budgeted : {false, true}) {
     SCOPED_TRACE(budgeted ? "budget binds" : "no budget");
