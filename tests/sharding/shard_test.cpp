@@ -514,6 +514,21 @@ struct RandomInstance {
   struct BruteForce {
     std::vector<std::pair<double, double>> all;
     double best = kInf, best_memory = 0, least_memory = kInf;
+    // The least cost within `budget`, and the options that solve the ILP at that budget exactly
+    // (no merging, no tying): with `budgeted`, halfway between the least peak and the best's.
+    double cheapest_within(double budget) const {
+      double out = kInf;
+      for (const auto& [memory, cost] : all)
+        if (memory <= budget) out = std::min(out, cost);
+      return out;
+    }
+    ShardingOptions exact_options(bool budgeted) const {
+      ShardingOptions options;
+      options.merge_light_ops = false;
+      options.tie_repeated_layers = false;
+      options.memory_budget = budgeted ? (least_memory + best_memory) / 2 : kInf;
+      return options;
+    }
   };
   BruteForce brute_force() const {
     BruteForce out;
@@ -562,18 +577,13 @@ TEST_P(RandomProblemTest, EliminationAgreesWithBruteForceAndGlpk) {
   ASSERT_TRUE(g.validate().ok());
 
   // No output bytes and no aliases here: the peak is what is held, every choice counts.
-  const auto [all, best, best_memory, least_memory] = r.brute_force();
-  ASSERT_GT(best_memory, least_memory * (1 + 1e-6));  // a budget in between binds
+  const RandomInstance::BruteForce brute = r.brute_force();
+  ASSERT_GT(brute.best_memory, brute.least_memory * (1 + 1e-6));  // a budget in between binds
 
   for (bool budgeted : {false, true}) {
     SCOPED_TRACE(budgeted ? "budget binds" : "no budget");
-    ShardingOptions options;
-    options.merge_light_ops = false;
-    options.tie_repeated_layers = false;
-    options.memory_budget = budgeted ? (least_memory + best_memory) / 2 : kInf;
-    double expected = kInf;
-    for (const auto& [memory, cost] : all)
-      if (memory <= options.memory_budget) expected = std::min(expected, cost);
+    const ShardingOptions options = brute.exact_options(budgeted);
+    const double expected = brute.cheapest_within(options.memory_budget);
     ShardingFormulation f(g, p, options);
     auto model = f.build();
     ASSERT_TRUE(model.ok()) << model.status().to_string();
@@ -635,26 +645,21 @@ TEST_P(LivePointAliasTest, EliminationAgreesWithBruteForceAndGlpk) {
   }
   ASSERT_TRUE(g.validate().ok());
 
-  const auto [all, best, best_memory, least_memory] = r.brute_force();
-  ASSERT_FALSE(all.empty());
+  const RandomInstance::BruteForce brute = r.brute_force();
+  ASSERT_FALSE(brute.all.empty());
   // The output gradient is on top of what is held: the all-first-strategies choice (aliases keep it).
   const std::vector<int> first(static_cast<std::size_t>(n), 0);
   EXPECT_GT(p.peak_memory(first), p.memory(first));
 
   for (bool budgeted : {false, true}) {
     SCOPED_TRACE(budgeted ? "budget binds" : "no budget");
-    if (budgeted && !(best_memory > least_memory * (1 + 1e-6))) continue;  // nothing to bind
-    ShardingOptions options;
-    options.merge_light_ops = false;
-    options.tie_repeated_layers = false;
-    options.memory_budget = budgeted ? (least_memory + best_memory) / 2 : kInf;
-    double expected = kInf;
-    for (const auto& [memory, cost] : all)
-      if (memory <= options.memory_budget) expected = std::min(expected, cost);
+    if (budgeted && !(brute.best_memory > brute.least_memory * (1 + 1e-6))) continue;  // nothing to bind
+    const ShardingOptions options = brute.exact_options(budgeted);
+    const double expected = brute.cheapest_within(options.memory_budget);
     ShardingFormulation f(g, p, options);
     EXPECT_GE(f.num_memory_rows(), 2u);
-    EXPECT_LE(f.memory_lower_bound(), least_memory * (1 + 1e-12));
-    EXPECT_GE(f.minimum_memory(), least_memory * (1 - 1e-12));
+    EXPECT_LE(f.memory_lower_bound(), brute.least_memory * (1 + 1e-12));
+    EXPECT_GE(f.minimum_memory(), brute.least_memory * (1 - 1e-12));
     auto model = f.build();
     ASSERT_TRUE(model.ok()) << model.status().to_string();
     const double scale = ShardingFormulation::kObjectiveScale;
