@@ -40,6 +40,21 @@ const OpSharding& op_of(const ShardingPlan& plan, const Graph& g, const std::str
   return plan.ops.at(g.find_op(name).value().value());
 }
 
+// Brute force over every combination of strategies: the least cost whose peak memory fits.
+double cheapest_fitting(const ShardingProblem& p, double budget) {
+  double best = kInf;
+  std::vector<int> choice(p.strategies.size(), 0);
+  std::function<void(std::size_t)> visit = [&](std::size_t i) {
+    if (i == choice.size()) {
+      if (p.peak_memory(choice) <= budget) best = std::min(best, p.cost(choice));
+      return;
+    }
+    for (choice[i] = 0; choice[i] < int(p.strategies[i].size()); ++choice[i]) visit(i + 1);
+  };
+  visit(0);
+  return best;
+}
+
 // Tokens 8 x 64, hidden 1024 -> 4096 on 4 GPUs of one node: one all-reduce of the 1 MB output
 // costs far less than data parallelism's two all-reduces of 8 MB weights or replicated compute.
 TEST(ShardTest, MlpOnOneByFourIsMegatronColumnThenRow) {
@@ -182,12 +197,7 @@ TEST(ShardTest, MemoryBudgetForcesParameterSharding) {
 
   // The same optimum by brute force over all 5 * 4 * 5 strategy combinations within the budget.
   const ShardingProblem p = build_sharding_problem(g, c, mesh, cm).value();
-  double best = kInf;
-  std::vector<int> choice(3);
-  for (choice[0] = 0; choice[0] < int(p.strategies[0].size()); ++choice[0])
-    for (choice[1] = 0; choice[1] < int(p.strategies[1].size()); ++choice[1])
-      for (choice[2] = 0; choice[2] < int(p.strategies[2].size()); ++choice[2])
-        if (p.peak_memory(choice) <= tight.memory_budget) best = std::min(best, p.cost(choice));
+  const double best = cheapest_fitting(p, tight.memory_budget);
   EXPECT_NEAR(plan.objective, best, 1e-9 * best);
 }
 
@@ -359,12 +369,7 @@ TEST(ShardTest, MemoryBudgetHoldsAtEveryLivePoint) {
   EXPECT_EQ(op_of(plan, g, "in").chosen.name, "b=S1");
   EXPECT_EQ(op_of(plan, g, "up").chosen.name, "f=S1");
   // Brute force over every combination: the cheapest whose peak fits.
-  double best = kInf;
-  std::vector<int> choice(3);
-  for (choice[0] = 0; choice[0] < int(p.strategies[0].size()); ++choice[0])
-    for (choice[1] = 0; choice[1] < int(p.strategies[1].size()); ++choice[1])
-      for (choice[2] = 0; choice[2] < int(p.strategies[2].size()); ++choice[2])
-        if (p.peak_memory(choice) <= tight.memory_budget) best = std::min(best, p.cost(choice));
+  const double best = cheapest_fitting(p, tight.memory_budget);
   EXPECT_NEAR(plan.objective, best, 1e-9 * best);
 }
 
