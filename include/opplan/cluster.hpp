@@ -13,23 +13,48 @@
 #include <string_view>
 #include <vector>
 
+#include <opplan/dtype.hpp>
 #include <opplan/ids.hpp>
 #include <opplan/status.hpp>
 #include <opplan/version.hpp>
 
 OPPLAN_BEGIN_NAMESPACE
 
+// Dense peak FLOP/s of a device per number format, as data sheets quote them (tensor cores where
+// the device has them). 0 = not given: Device::peak_for() falls back (see there).
+struct DTypePeaks {
+  double fp32 = 0;  // plain fp32 (CUDA cores)
+  double tf32 = 0;  // fp32 matmuls on tensor cores (A100 and later)
+  double fp16 = 0;
+  double bf16 = 0;
+  double fp8 = 0;
+
+  bool empty() const { return fp32 == 0 && tf32 == 0 && fp16 == 0 && bf16 == 0 && fp8 == 0; }
+  friend bool operator==(const DTypePeaks& a, const DTypePeaks& b) {
+    return a.fp32 == b.fp32 && a.tf32 == b.tf32 && a.fp16 == b.fp16 && a.bf16 == b.bf16 && a.fp8 == b.fp8;
+  }
+  friend bool operator!=(const DTypePeaks& a, const DTypePeaks& b) { return !(a == b); }
+};
+
 struct Device {
   std::string name;              // unique in the cluster; empty -> "dev<id>" is assigned
   std::string model;             // informative, e.g. "A100-SXM4-80GB"
   int node = 0;                  // index of the node (host) the device sits in
-  double peak_flops = 0;         // peak FLOP/s for the dtype the model trains in
+  // Peak FLOP/s of the 16-bit tensor-core path (the dtype large models train in); the fallback of
+  // every entry of `peaks` that is not given.
+  double peak_flops = 0;
   double memory_bytes = 0;       // device memory capacity
   double memory_bandwidth = 0;   // device memory bandwidth, bytes/s
+  DTypePeaks peaks;              // per number format; optional (all 0 = peak_flops for everything)
+
+  // The peak FLOP/s for arithmetic on `dtype`: f16 -> fp16; bf16 -> bf16, else fp16; f8 -> fp8,
+  // else bf16 / fp16; f32 -> tf32 when `allow_tf32` and given, else fp32; f64 and integer types ->
+  // fp32. Whatever is still not given is peak_flops.
+  double peak_for(DType dtype, bool allow_tf32 = false) const;
 
   friend bool operator==(const Device& a, const Device& b) {
     return a.name == b.name && a.model == b.model && a.node == b.node && a.peak_flops == b.peak_flops &&
-           a.memory_bytes == b.memory_bytes && a.memory_bandwidth == b.memory_bandwidth;
+           a.memory_bytes == b.memory_bytes && a.memory_bandwidth == b.memory_bandwidth && a.peaks == b.peaks;
   }
   friend bool operator!=(const Device& a, const Device& b) { return !(a == b); }
 };
@@ -136,7 +161,10 @@ class OPPLAN_EXPORT Cluster {
   static Cluster dgx_a100(int nodes = 1);  // A100-SXM4-80GB, NVLink 3, 8x HDR InfiniBand
   static Cluster dgx_h100(int nodes = 1);  // H100-SXM5-80GB, NVLink 4, 8x NDR InfiniBand
   static Cluster aws_p3_16xlarge(int nodes = 1);  // V100-SXM2-16GB, NVLink 2, 25 Gbps Ethernet
-  // By name, case-insensitive: "dgx-a100", "dgx-h100", "p3.16xlarge"; a suffix "xN" asks for N
+  // H800-SXM5-80GB (DeepSeek-V3's nodes): H100 compute, NVLink cut to 400 GB/s, 8x NDR InfiniBand.
+  static Cluster dgx_h800(int nodes = 1);
+  // By name, case-insensitive: "dgx-a100" (alias "selene": Megatron-LM's A100 SuperPOD, the same
+  // nodes), "dgx-h100", "dgx-h800", "p3.16xlarge"; a suffix "xN" asks for N
   // nodes, 1 <= N <= 1024 ("dgx-a100x4"), else kInvalidArgument. An unknown name fails with
   // kNotFound listing the known names.
   static Result<Cluster> preset(std::string_view name);

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include <opplan/dtype.hpp>
 #include <opplan/ids.hpp>
 #include <opplan/status.hpp>
 #include <opplan/version.hpp>
@@ -32,13 +33,7 @@ inline constexpr Phase kAllPhases[kNumPhases] = {Phase::kForward, Phase::kInputG
 OPPLAN_EXPORT const char* to_string(Phase phase);
 OPPLAN_EXPORT std::optional<Phase> parse_phase(std::string_view name);
 
-// Element type of a tensor.
-enum class DType : std::uint8_t { kF32, kF16, kBF16, kF64, kF8, kI64, kI32, kI16, kI8, kU8, kBool };
 
-// "f32", "f16", "bf16", "f64", "f8", "i64", "i32", "i16", "i8", "u8", "bool".
-OPPLAN_EXPORT const char* to_string(DType dtype);
-OPPLAN_EXPORT std::optional<DType> parse_dtype(std::string_view name);
-OPPLAN_EXPORT int size_in_bytes(DType dtype);
 
 // Cost of one phase of one op (for one micro-batch). Either analytic (FLOPs and bytes of memory
 // traffic, turned into time by a CostModel) or measured: when `seconds` is set it overrides the
@@ -121,6 +116,15 @@ class OPPLAN_EXPORT Graph {
 
   const std::string& name() const;
   void set_name(std::string name);
+
+  // The batch the graph's costs and activations are for: samples per micro-batch and tokens per
+  // sample, as the zoo built it or an importer traced it. 0 = not recorded (evaluate() then takes
+  // the graph as one sample; sequence_length 0 is also right for models without sequences).
+  // evaluate() scales a graph of `samples` samples to the micro-batch size of a configuration.
+  std::int64_t samples() const;
+  void set_samples(std::int64_t samples);
+  std::int64_t sequence_length() const;
+  void set_sequence_length(std::int64_t tokens);
 
   // ---- building ----------------------------------------------------------------------------
   void reserve(std::size_t num_ops, std::size_t num_edges);

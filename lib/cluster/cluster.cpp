@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <stdexcept>
+#include <utility>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -30,6 +32,23 @@ std::vector<DeviceId> Mesh::axis_group(int axis, int row, int col) const {
   else
     for (int c = 0; c < cols; ++c) group.push_back(at(row, c));
   return group;
+}
+
+double Device::peak_for(DType dtype, bool allow_tf32) const {
+  auto first = [this](std::initializer_list<double> candidates) {
+    for (double v : candidates)
+      if (v > 0) return v;
+    return peak_flops;
+  };
+  switch (dtype) {
+    case DType::kF16: return first({peaks.fp16});
+    case DType::kBF16: return first({peaks.bf16, peaks.fp16});
+    case DType::kF8: return first({peaks.fp8, peaks.bf16, peaks.fp16});
+    case DType::kF32:
+      if (allow_tf32 && peaks.tf32 > 0) return peaks.tf32;
+      return first({peaks.fp32});
+    default: return first({peaks.fp32});
+  }
 }
 
 Cluster::Cluster() : impl_(std::make_unique<Impl>()) {}
@@ -205,6 +224,12 @@ std::vector<ClusterProblem> find_cluster_problems(const Cluster& cluster) {
     positive(path + "/peak_flops", who + ": peak_flops", d.peak_flops);
     positive(path + "/memory_bytes", who + ": memory_bytes", d.memory_bytes);
     positive(path + "/memory_bandwidth", who + ": memory_bandwidth", d.memory_bandwidth);
+    // Per-format peaks are optional (0 = not given) but never negative or non-finite.
+    const std::pair<const char*, double> peaks[] = {{"fp32", d.peaks.fp32}, {"tf32", d.peaks.tf32},
+                                                    {"fp16", d.peaks.fp16}, {"bf16", d.peaks.bf16},
+                                                    {"fp8", d.peaks.fp8}};
+    for (const auto& [format, v] : peaks)
+      if (v != 0) positive(fmt::format("{}/peak_flops_by_dtype/{}", path, format), fmt::format("{}: {} peak", who, format), v);
     if (d.node < 0) add(path + "/node", who + ": node", fmt::format("is negative ({})", d.node));
   }
   link_ok("intra_node_link", "intra_node_link", cluster.intra_node_link());

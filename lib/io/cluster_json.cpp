@@ -33,9 +33,16 @@ enum RootField : std::size_t {
   kRootFormat, kRootVersion, kRootName, kRootDevices, kRootIntra, kRootInter, kRootLinks, kRootMeshes
 };
 
-constexpr std::string_view kDeviceFields[] = {"name",       "model",        "node",
-                                              "peak_flops", "memory_bytes", "memory_bandwidth"};
-enum DeviceField : std::size_t { kDevName, kDevModel, kDevNode, kDevPeakFlops, kDevMemoryBytes, kDevMemoryBandwidth };
+constexpr std::string_view kDeviceFields[] = {"name",         "model",            "node",
+                                              "peak_flops",   "memory_bytes",     "memory_bandwidth",
+                                              "peak_flops_by_dtype"};
+enum DeviceField : std::size_t {
+  kDevName, kDevModel, kDevNode, kDevPeakFlops, kDevMemoryBytes, kDevMemoryBandwidth, kDevPeaks
+};
+
+// Optional per-format peaks of a device (Device::peaks); a file without them reads as before.
+constexpr std::string_view kPeakFields[] = {"fp32", "tf32", "fp16", "bf16", "fp8"};
+enum PeakField : std::size_t { kPeakFp32, kPeakTf32, kPeakFp16, kPeakBf16, kPeakFp8 };
 
 constexpr std::string_view kLinkFields[] = {"alpha", "beta"};
 enum LinkField : std::size_t { kLinkAlpha, kLinkBeta };
@@ -99,6 +106,15 @@ class ClusterReader {
     d.peak_flops = o.required_number(kDevPeakFlops).value_or(0);
     d.memory_bytes = o.required_number(kDevMemoryBytes).value_or(0);
     d.memory_bandwidth = o.required_number(kDevMemoryBandwidth).value_or(0);
+    if (Json* peaks = o.object_value(kDevPeaks, false)) {
+      const JsonPath peaks_path = o.field_path(kDevPeaks);
+      JsonObject p(reader_, *peaks, peaks_path, kPeakFields);
+      d.peaks.fp32 = p.number(kPeakFp32);
+      d.peaks.tf32 = p.number(kPeakTf32);
+      d.peaks.fp16 = p.number(kPeakFp16);
+      d.peaks.bf16 = p.number(kPeakBf16);
+      d.peaks.fp8 = p.number(kPeakFp8);
+    }
     const bool named = !d.name.empty();
     const DeviceId id = cluster_.add_device(std::move(d));
     // Duplicate names are reported by the cluster checks; references resolve to the first.
@@ -225,7 +241,16 @@ std::string cluster_to_json(const Cluster& cluster, int indent) {
     w.begin_object(Layout::kOneLine).field("name", d.name);
     if (!d.model.empty()) w.field("model", d.model);
     w.field("node", d.node).field("peak_flops", d.peak_flops).field("memory_bytes", d.memory_bytes);
-    w.field("memory_bandwidth", d.memory_bandwidth).end_object();
+    w.field("memory_bandwidth", d.memory_bandwidth);
+    if (!d.peaks.empty()) {
+      w.key("peak_flops_by_dtype").begin_object(Layout::kOneLine);
+      const std::pair<std::string_view, double> peaks[] = {
+          {"fp32", d.peaks.fp32}, {"tf32", d.peaks.tf32}, {"fp16", d.peaks.fp16}, {"bf16", d.peaks.bf16}, {"fp8", d.peaks.fp8}};
+      for (const auto& [format, v] : peaks)
+        if (v != 0) w.field(format, v);
+      w.end_object();
+    }
+    w.end_object();
   }
   w.end_array();
   write_link(w, "intra_node_link", cluster.intra_node_link());

@@ -111,7 +111,8 @@ TEST(Presets, NonPositiveNodeCountIsAProgrammingError) {
 }
 
 TEST(Presets, Names) {
-  EXPECT_EQ(Cluster::preset_names(), (std::vector<std::string>{"dgx-a100", "dgx-h100", "p3.16xlarge"}));
+  EXPECT_EQ(Cluster::preset_names(),
+            (std::vector<std::string>{"dgx-a100", "dgx-h100", "dgx-h800", "p3.16xlarge", "selene"}));
   for (const std::string& name : Cluster::preset_names()) {
     const auto c = Cluster::preset(name);
     ASSERT_TRUE(c.ok()) << name << ": " << c.status().to_string();
@@ -152,7 +153,7 @@ TEST(Presets, UnknownNameIsNotFoundAndListsTheKnownNames) {
     ASSERT_FALSE(r.ok()) << name;
     EXPECT_EQ(r.status().code(), StatusCode::kNotFound) << name;
     EXPECT_THAT(r.status().message(), HasSubstr("'" + std::string(name) + "'"));
-    EXPECT_THAT(r.status().message(), HasSubstr("dgx-a100, dgx-h100, p3.16xlarge"));
+    EXPECT_THAT(r.status().message(), HasSubstr("dgx-a100, dgx-h100, dgx-h800, p3.16xlarge, selene"));
   }
 }
 
