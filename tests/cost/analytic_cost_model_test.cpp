@@ -16,6 +16,8 @@ using opplan::Cluster;
 using opplan::Collective;
 using opplan::CostModel;
 using opplan::Device;
+using opplan::DType;
+using opplan::OpMemory;
 using opplan::DeviceId;
 using opplan::Link;
 using opplan::Mesh;
@@ -84,15 +86,21 @@ TEST(Collective, NamesRoundTrip) {
 // ---- options ---------------------------------------------------------------------------------
 
 TEST(CostOptions, DefaultsAreValid) {
-  AnalyticCostModel::Options o;
-  std::string error = "stale";
-  EXPECT_TRUE(o.IsValid(&error));
-  EXPECT_EQ(error, "");
-  EXPECT_TRUE(o.IsValid(nullptr));
-  const AnalyticCostModel model;
-  EXPECT_EQ(model.options().compute_efficiency, 0.5);
+  for (const AnalyticCostModel::Options& o : {AnalyticCostModel::Options{}, AnalyticCostModel::Options::Alpa()}) {
+    std::string error = "stale";
+    EXPECT_TRUE(o.IsValid(&error));
+    EXPECT_EQ(error, "");
+    EXPECT_TRUE(o.IsValid(nullptr));
+  }
+  const AnalyticCostModel model;  // the calibrated defaults (docs/calibration.md)
+  EXPECT_EQ(model.options().compute_efficiency, 0.72);
   EXPECT_EQ(model.options().memory_efficiency, 0.8);
   EXPECT_EQ(model.options().launch_overhead, 5e-6);
+  EXPECT_EQ(model.options().optimizer, opplan::Optimizer::kAdam);
+  EXPECT_EQ(model.options().collective_model, opplan::CollectiveModel::kNccl);
+  const AnalyticCostModel alpa(AnalyticCostModel::Options::Alpa());
+  EXPECT_EQ(alpa.options().compute_efficiency, 0.5);
+  EXPECT_EQ(alpa.options().collective_model, opplan::CollectiveModel::kRing);
 }
 
 TEST(CostOptions, EachBadFieldIsNamed) {
@@ -107,12 +115,15 @@ TEST(CostOptions, EachBadFieldIsNamed) {
       {[](auto& o) { o.memory_efficiency = -0.1; }, "memory_efficiency must be in (0, 1] (is -0.1)"},
       {[](auto& o) { o.launch_overhead = -1e-6; }, "launch_overhead must be finite and >= 0 seconds (is -1e-06)"},
       {[](auto& o) { o.launch_overhead = kNaN; }, "launch_overhead must be finite and >= 0 seconds (is nan)"},
-      {[](auto& o) { o.param_memory_factor = 0; }, "param_memory_factor must be finite and > 0 (is 0)"},
+      {[](auto& o) { o.param_memory_factor = -1; },
+       "param_memory_factor must be finite and >= 0 (is -1; 0 = from the optimizer)"},
       {[](auto& o) { o.param_memory_factor = std::numeric_limits<double>::infinity(); },
-       "param_memory_factor must be finite and > 0 (is inf)"},
+       "param_memory_factor must be finite and >= 0 (is inf; 0 = from the optimizer)"},
+      {[](auto& o) { o.efficiency_half_dim = -1; }, "efficiency_half_dim must be finite and >= 0 (is -1)"},
+      {[](auto& o) { o.network_bus_efficiency = 0; }, "network_bus_efficiency must be in (0, 1] (is 0)"},
   };
   for (const Case& c : cases) {
-    AnalyticCostModel::Options o;
+    AnalyticCostModel::Options o = AnalyticCostModel::Options::Alpa();
     c.set(o);
     std::string error;
     EXPECT_FALSE(o.IsValid(&error)) << c.message;
@@ -120,7 +131,7 @@ TEST(CostOptions, EachBadFieldIsNamed) {
     EXPECT_FALSE(o.IsValid(nullptr));
   }
   // Boundaries that are allowed.
-  AnalyticCostModel::Options edge;
+  AnalyticCostModel::Options edge = AnalyticCostModel::Options::Alpa();
   edge.compute_efficiency = 1;
   edge.memory_efficiency = 1;
   edge.launch_overhead = 0;
@@ -128,7 +139,7 @@ TEST(CostOptions, EachBadFieldIsNamed) {
 }
 
 TEST(CostOptions, SeveralBadFieldsAreAllNamed) {
-  AnalyticCostModel::Options o;
+  AnalyticCostModel::Options o = AnalyticCostModel::Options::Alpa();
   o.compute_efficiency = 2;
   o.param_memory_factor = -1;
   std::string error;
@@ -139,7 +150,7 @@ TEST(CostOptions, SeveralBadFieldsAreAllNamed) {
 }
 
 TEST(CostOptions, ConstructorThrowsWithTheMessage) {
-  AnalyticCostModel::Options o;
+  AnalyticCostModel::Options o = AnalyticCostModel::Options::Alpa();
   o.memory_efficiency = 0;
   try {
     AnalyticCostModel model(o);
@@ -152,19 +163,19 @@ TEST(CostOptions, ConstructorThrowsWithTheMessage) {
 // ---- compute ---------------------------------------------------------------------------------
 
 TEST(CostOpTime, ComputeBound) {
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   // 1 TFLOP at 50 TFLOP/s = 20 ms; 1 GB at 0.8 TB/s = 1.25 ms; plus 5 us launch.
   EXPECT_SECONDS(model.op_time(op_with(1e12, 1e9), Phase::kForward, kGpu), 0.020005);
 }
 
 TEST(CostOpTime, MemoryBound) {
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   // 1 GFLOP = 20 us; 8 GB at 0.8 TB/s = 10 ms; plus 5 us.
   EXPECT_SECONDS(model.op_time(op_with(1e9, 8e9), Phase::kForward, kGpu), 0.010005);
 }
 
 TEST(CostOpTime, EfficienciesAndOverheadComeFromOptions) {
-  AnalyticCostModel::Options o;
+  AnalyticCostModel::Options o = AnalyticCostModel::Options::Alpa();
   o.compute_efficiency = 1;
   o.memory_efficiency = 0.5;
   o.launch_overhead = 1e-3;
@@ -174,7 +185,7 @@ TEST(CostOpTime, EfficienciesAndOverheadComeFromOptions) {
 }
 
 TEST(CostOpTime, LaunchOverheadOnlyForNonEmptyPhases) {
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   Op op = op_with(1e10, 0);   // forward: 200 us of compute
   op.input_grad.bytes = 8e6;  // input_grad: 10 us of memory traffic
   // weight_grad: empty
@@ -186,7 +197,7 @@ TEST(CostOpTime, LaunchOverheadOnlyForNonEmptyPhases) {
 }
 
 TEST(CostOpTime, MeasuredSecondsOverrideOnEveryDevice) {
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   Op op = op_with(1e15, 1e12);
   op.forward.seconds = 0.123;
   EXPECT_EQ(model.op_time(op, Phase::kForward, kGpu), 0.123);
@@ -203,7 +214,7 @@ TEST(CostShardedOpTime, TheSlowestDeviceOfAHeterogeneousMeshDecides) {
   c.add_device(gpu("fast", 0, 100e12, 1e12));
   c.add_device(gpu("slow", 0, 25e12, 1e12));
   const Mesh mesh{"m", 1, 2, {dev(0), dev(1)}};
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   const Op op = op_with(1e12, 1e9);
   // Half of 1 TFLOP at 12.5 TFLOP/s (25 * 0.5) = 40 ms, + 5 us. The fast device would take 10 ms.
   EXPECT_SECONDS(model.sharded_op_time(op, Phase::kForward, c, mesh, 2), 0.040005);
@@ -220,7 +231,7 @@ TEST(CostShardedOpTime, MemoryBoundShardOnASlowMemoryDevice) {
   Cluster c;
   c.add_device(gpu("a", 0, 100e12, 1e12));
   c.add_device(gpu("b", 0, 100e12, 0.5e12));
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   // 8 GB / 4 shards = 2 GB at 0.4 TB/s (0.5 * 0.8) = 5 ms, + 5 us.
   EXPECT_SECONDS(model.sharded_op_time(op_with(1e9, 8e9), Phase::kForward, c, Mesh{"m", 2, 1, {dev(0), dev(1)}}, 4),
                  0.005005);
@@ -228,7 +239,7 @@ TEST(CostShardedOpTime, MemoryBoundShardOnASlowMemoryDevice) {
 
 TEST(CostShardedOpTime, MeasuredSecondsAreDividedByTheShards) {
   const Cluster c = nodes(1, 2);
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   Op op = op_with(1e12, 0);
   op.forward.seconds = 0.1;
   EXPECT_SECONDS(model.sharded_op_time(op, Phase::kForward, c, Mesh{"m", 1, 2, {dev(0), dev(1)}}, 4), 0.025);
@@ -237,7 +248,7 @@ TEST(CostShardedOpTime, MeasuredSecondsAreDividedByTheShards) {
 
 TEST(CostShardedOpTime, BadArgumentsThrow) {
   const Cluster c = nodes(1, 2);
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   const Op op = op_with(1e12, 0);
   const Mesh mesh{"m", 1, 2, {dev(0), dev(1)}};
   EXPECT_THROW(model.sharded_op_time(op, Phase::kForward, c, mesh, 0), std::invalid_argument);
@@ -250,7 +261,7 @@ TEST(CostShardedOpTime, BadArgumentsThrow) {
 
 TEST(CostTransferTime, IntraVersusInterNode) {
   const Cluster c = nodes(2, 2);  // devices 0, 1 on node 0; 2, 3 on node 1
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   EXPECT_SECONDS(model.transfer_time(c, dev(0), dev(1), 1e9), 1e-6 + 0.01);
   EXPECT_SECONDS(model.transfer_time(c, dev(3), dev(2), 1e9), 1e-6 + 0.01);
   EXPECT_SECONDS(model.transfer_time(c, dev(1), dev(2), 1e9), 10e-6 + 0.1);
@@ -262,13 +273,13 @@ TEST(CostTransferTime, IntraVersusInterNode) {
 TEST(CostTransferTime, UsesLinkOverrides) {
   Cluster c = nodes(2, 2);
   c.set_link(dev(0), dev(2), Link{2e-6, 1e-12});
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   EXPECT_SECONDS(model.transfer_time(c, dev(2), dev(0), 1e9), 2e-6 + 1e-3);
 }
 
 TEST(CostTransferTime, BadArgumentsThrow) {
   const Cluster c = nodes(1, 2);
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   EXPECT_THROW(model.transfer_time(c, dev(0), dev(1), -1), std::invalid_argument);
   EXPECT_THROW(model.transfer_time(c, dev(0), dev(0), -1), std::invalid_argument);
   EXPECT_THROW(model.transfer_time(c, dev(0), dev(1), kNaN), std::invalid_argument);
@@ -319,7 +330,7 @@ TEST(CostCollectiveTime, RingFormulasForOneTwoFourAndEightDevices) {
       {Collective::kAllToAll, true, 8, 1e-6 + 0.004375},
   };
   for (const FormulaCase& f : cases) {
-    AnalyticCostModel::Options o;
+    AnalyticCostModel::Options o = AnalyticCostModel::Options::Alpa();
     o.alpa_all_to_all_penalty = f.penalty;
     const AnalyticCostModel model(o);
     SCOPED_TRACE(std::string(to_string(f.collective)) + " n=" + std::to_string(f.n) +
@@ -330,10 +341,10 @@ TEST(CostCollectiveTime, RingFormulasForOneTwoFourAndEightDevices) {
 
 TEST(CostCollectiveTime, PenaltyOnlyAffectsAllToAll) {
   const Cluster c = nodes(1, 8);
-  AnalyticCostModel::Options o;
+  AnalyticCostModel::Options o = AnalyticCostModel::Options::Alpa();
   o.alpa_all_to_all_penalty = true;
   const AnalyticCostModel with(o);
-  const AnalyticCostModel without;
+  const AnalyticCostModel without(AnalyticCostModel::Options::Alpa());
   for (Collective k : {Collective::kAllReduce, Collective::kAllGather, Collective::kReduceScatter})
     EXPECT_EQ(with.collective_time(c, k, first(8), 1e9), without.collective_time(c, k, first(8), 1e9));
   EXPECT_SECONDS(with.collective_time(c, Collective::kAllToAll, first(8), 1e9) - 1e-6,
@@ -342,7 +353,7 @@ TEST(CostCollectiveTime, PenaltyOnlyAffectsAllToAll) {
 
 TEST(CostCollectiveTime, RingOverTwoNodesUsesTheInterNodeLink) {
   const Cluster c = nodes(2, 2);
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   // Inside node 0: 100 GB/s.
   EXPECT_SECONDS(model.collective_time(c, Collective::kAllReduce, {dev(0), dev(1)}, 1e9), 1e-6 + 0.01);
   // Across: 1.5 GB at 10 GB/s, even though two of the four hops are NVLink-fast.
@@ -354,7 +365,7 @@ TEST(CostCollectiveTime, RingOverTwoNodesUsesTheInterNodeLink) {
 TEST(CostCollectiveTime, TheHopFromLastBackToFirstCounts) {
   Cluster c = nodes(1, 3);
   c.set_link(dev(2), dev(0), Link{1e-3, 1e-9});  // only the closing hop is slow
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   // (3-1)/3 of 3 GB = 2 GB at 1 GB/s.
   EXPECT_SECONDS(model.collective_time(c, Collective::kAllGather, {dev(0), dev(1), dev(2)}, 3e9), 1e-3 + 2);
   // Without dev(2) the slow pair is not in the ring.
@@ -365,20 +376,20 @@ TEST(CostCollectiveTime, AlphaAndBetaAreTheWorstOfAnyHop) {
   Cluster c = nodes(1, 3);
   c.set_link(dev(0), dev(1), Link{1e-3, 1e-12});  // slow to start, fast to stream
   c.set_link(dev(1), dev(2), Link{0, 1e-9});      // instant start, 1 GB/s
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   EXPECT_SECONDS(model.collective_time(c, Collective::kReduceScatter, {dev(0), dev(1), dev(2)}, 3e9), 1e-3 + 2);
 }
 
 TEST(CostCollectiveTime, OneDeviceAndEmptyBuffers) {
   const Cluster c = nodes(1, 2);
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   EXPECT_EQ(model.collective_time(c, Collective::kAllReduce, {dev(1)}, 1e12), 0);
   EXPECT_SECONDS(model.collective_time(c, Collective::kAllReduce, {dev(0), dev(1)}, 0), 1e-6);
 }
 
 TEST(CostCollectiveTime, BadArgumentsThrow) {
   const Cluster c = nodes(1, 4);
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   EXPECT_THROW(model.collective_time(c, Collective::kAllReduce, {dev(0), dev(1)}, -1), std::invalid_argument);
   EXPECT_THROW(model.collective_time(c, Collective::kAllReduce, {dev(0)}, -1), std::invalid_argument);
   EXPECT_THROW(model.collective_time(c, Collective::kAllGather, {dev(0), dev(1)}, kNaN), std::invalid_argument);
@@ -395,7 +406,7 @@ TEST(CostCollectiveTime, BadArgumentsThrow) {
 
 TEST(CostCollectiveTime, LargeGroupsAreCheckedForDuplicatesToo) {
   const Cluster c = nodes(1, 40);
-  const AnalyticCostModel model;
+  const AnalyticCostModel model(AnalyticCostModel::Options::Alpa());
   std::vector<DeviceId> group = first(40);
   // 40 devices on one node: 2 * 39/40 GB at 100 GB/s.
   EXPECT_SECONDS(model.collective_time(c, Collective::kAllReduce, group, 1e9), 1e-6 + 0.0195);
@@ -409,16 +420,108 @@ TEST(CostOpMemory, ParametersScaleByTheFactor) {
   Op op;
   op.param_bytes = 1e9;
   op.activation_bytes = 2e9;
-  const auto plain = AnalyticCostModel().op_memory(op);
+  const auto plain = AnalyticCostModel(AnalyticCostModel::Options::Alpa()).op_memory(op);
   EXPECT_EQ(plain.parameters, 1e9);
   EXPECT_EQ(plain.activations, 2e9);
   EXPECT_EQ(plain.total(), 3e9);
-  AnalyticCostModel::Options adam;
+  AnalyticCostModel::Options adam = AnalyticCostModel::Options::Alpa();
   adam.param_memory_factor = 8;
   const auto mixed = AnalyticCostModel(adam).op_memory(op);
   EXPECT_EQ(mixed.parameters, 8e9);
   EXPECT_EQ(mixed.activations, 2e9);
   EXPECT_EQ(mixed.total(), 10e9);
+}
+
+// ---- the calibrated model ---------------------------------------------------------------------
+
+TEST(CostDTypes, EachDtypeRunsAtItsOwnPeak) {
+  Device d = kGpu;
+  d.peaks = {10e12, 80e12, 100e12, 100e12, 200e12};  // fp32, tf32, fp16, bf16, fp8
+  AnalyticCostModel::Options o;
+  o.efficiency_half_dim = 0, o.launch_overhead = 0, o.compute_efficiency = 0.5;
+  Op op = op_with(1e12, 0);
+  op.kind = "matmul";
+  const AnalyticCostModel model(o);
+  op.dtype = DType::kF32;
+  EXPECT_SECONDS(model.op_time(op, Phase::kForward, d), 1e12 / (10e12 * 0.5));
+  op.dtype = DType::kBF16;
+  EXPECT_SECONDS(model.op_time(op, Phase::kForward, d), 1e12 / (100e12 * 0.5));
+  op.dtype = DType::kF8;
+  EXPECT_SECONDS(model.op_time(op, Phase::kForward, d), 1e12 / (200e12 * 0.5));
+  o.allow_tf32 = true;
+  op.dtype = DType::kF32;
+  EXPECT_SECONDS(AnalyticCostModel(o).op_time(op, Phase::kForward, d), 1e12 / (80e12 * 0.5));
+  // V100: no tf32, no bf16 entry: fp32 on CUDA cores, bf16 at the fp16 figure.
+  const Device v100 = Cluster::aws_p3_16xlarge().device(DeviceId(0));
+  EXPECT_EQ(v100.peak_for(DType::kF32, true), 15.7e12);
+  EXPECT_EQ(v100.peak_for(DType::kBF16), 125e12);
+  // A device without per-dtype figures uses peak_flops for all (clusters written before them).
+  EXPECT_EQ(kGpu.peak_for(DType::kF32), 100e12);
+}
+
+TEST(CostShapes, ThinMatmulsRunFurtherBelowPeak) {
+  AnalyticCostModel::Options o;
+  o.compute_efficiency = 0.8, o.efficiency_half_dim = 64;
+  const AnalyticCostModel model(o);
+  Op big;
+  big.kind = "matmul";
+  big.shape = {1, 2048, 4096};  // M 2048, N 4096
+  big.forward.flops = 2.0 * 2048 * 4096 * 4096;  // K 4096
+  auto f = [](double x) { return x / (x + 64); };
+  EXPECT_DOUBLE_EQ(model.matmul_efficiency(big), 0.8 * f(2048) * f(4096) * f(4096));
+  Op thin = big;
+  thin.shape = {1, 2048, 64};
+  thin.forward.flops = 2.0 * 2048 * 64 * 4096;
+  EXPECT_DOUBLE_EQ(model.matmul_efficiency(thin), 0.8 * f(2048) * f(64) * f(4096));
+  EXPECT_LT(model.matmul_efficiency(thin), 0.6 * model.matmul_efficiency(big));
+  // Eight shards of the big one: its largest dimension (N = K = 4096: N first) cut eight ways.
+  EXPECT_DOUBLE_EQ(model.matmul_efficiency(big, 8), 0.8 * f(2048) * f(512) * f(4096));
+  // Not a matrix product: the plain efficiency.
+  Op add = big;
+  add.kind = "elementwise";
+  EXPECT_DOUBLE_EQ(model.matmul_efficiency(add), 0.8);
+}
+
+TEST(CostNccl, InsideANodeAtBusBandwidthWithOneLatencyPerStep) {
+  AnalyticCostModel::Options o;
+  o.nvlink_bus_efficiency = 0.8;
+  const AnalyticCostModel model(o);
+  const Cluster c = nodes(1, 8);
+  // 8 members: 2 * 7/8 GB at 0.8 * 100 GB/s, two passes of 7 steps of 1 us.
+  EXPECT_SECONDS(model.collective_time(c, Collective::kAllReduce, first(8), 1e9), 2 * 7e-6 + 1.75e9 / 80e9);
+  EXPECT_SECONDS(model.collective_time(c, Collective::kAllGather, first(8), 1e9), 7e-6 + 0.875e9 / 80e9);
+}
+
+TEST(CostNccl, AcrossNodesEachGpuUsesItsOwnNic) {
+  AnalyticCostModel::Options o;
+  o.nvlink_bus_efficiency = 0.8, o.network_bus_efficiency = 0.5;
+  const AnalyticCostModel model(o);
+  const Cluster c = nodes(2, 4);
+  // 8 members on 2 nodes: the ring runs at one GPU's network share, 0.5 * 10 GB/s; 6 NVLink hops
+  // and 2 network hops of latency per pass.
+  const double latency = 6 * 1e-6 + 2 * 10e-6;
+  EXPECT_SECONDS(model.collective_time(c, Collective::kAllReduce, first(8), 1e9), 2 * latency + 1.75e9 / 5e9);
+  // One member per node (a data-parallel group across tensor-parallel ranks): the same bandwidth.
+  const std::vector<DeviceId> pair = {dev(0), dev(4)};
+  EXPECT_SECONDS(model.collective_time(c, Collective::kAllReduce, pair, 1e9), 2 * 2 * 10e-6 + 1e9 / 5e9);
+}
+
+TEST(CostOpMemory, AdamKeepsSixteenBytesPerSixteenBitParameter) {
+  Op op;
+  op.dtype = DType::kBF16;
+  op.param_bytes = 2e9;  // 1e9 parameters
+  const OpMemory m = AnalyticCostModel().op_memory(op);
+  EXPECT_EQ(m.parameters, 16e9);
+  EXPECT_EQ(m.parameter_parts.weights, 2e9);
+  EXPECT_EQ(m.parameter_parts.gradients, 2e9);
+  EXPECT_EQ(m.parameter_parts.optimizer, 12e9);
+  AnalyticCostModel::Options sgd;
+  sgd.optimizer = opplan::Optimizer::kSgd;
+  EXPECT_EQ(AnalyticCostModel(sgd).op_memory(op).parameters, 8e9);  // weights, gradients, fp32 master
+  op.dtype = DType::kF32;
+  op.param_bytes = 4e9;
+  EXPECT_EQ(AnalyticCostModel(sgd).op_memory(op).parameters, 8e9);  // weights, gradients
+  EXPECT_EQ(AnalyticCostModel().op_memory(op).parameters, 16e9);     // fp32 Adam: 4 + 4 + 8
 }
 
 // ---- extension -------------------------------------------------------------------------------

@@ -55,7 +55,8 @@ TEST(PlanTest, AutoTakesTheShorterOfBothStrategies) {
     EXPECT_TRUE(p->verified);
     EXPECT_EQ(p->placement.size(), g.num_ops());
     EXPECT_EQ(p->sharding.size(), g.num_ops());
-    EXPECT_GE(p->iteration_seconds, p->lower_bound);
+    // A plan at its bound may differ from it in the last bits (sums taken in another order).
+    EXPECT_GE(p->iteration_seconds, p->lower_bound * (1 - 1e-12));
   }
   // Operator-level plans shard nothing and use one row per device; hierarchical ones one row per stage.
   EXPECT_EQ(op->schedule.num_devices, 8);

@@ -157,9 +157,10 @@ TEST(OperatorPlannerTest, HeterogeneousDevicesPutAChainOnTheFastOne) {
 }
 
 TEST(OperatorPlannerTest, MemoryForcesOpsApart) {
-  // Each op holds 10 GB of parameters; a 16 GB device takes one of them only.
+  // Each op holds 10 GB for training (2.5 GB of fp32 weights: with Adam's gradients and moments
+  // 16 bytes per 4-byte weight); a 16 GB device takes one of them only.
   Graph g("big");
-  g.add_edge(g.add_op(timed("a", 1, 1, 1, 10e9)), g.add_op(timed("b", 1, 1, 1, 10e9)), 0);
+  g.add_edge(g.add_op(timed("a", 1, 1, 1, 2.5e9)), g.add_op(timed("b", 1, 1, 1, 2.5e9)), 0);
   auto plan = opplan::plan_operators(g, devices(2), quick(4));
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
   EXPECT_NE(plan->placement[0], plan->placement[1]);
@@ -403,14 +404,14 @@ TEST(OperatorPlannerTest, BadInputIsNamed) {
   EXPECT_THAT(r.status().message(), HasSubstr("no ops"));
 
   Graph huge("huge");
-  huge.add_op(timed("giant", 1, 1, 1, 20e9));
+  huge.add_op(timed("giant", 1, 1, 1, 5e9));  // fp32 weights: 20 GB with Adam
   r = opplan::plan_operators(huge, devices(2), {});
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("op 'giant' needs 20 GB"));
   EXPECT_THAT(r.status().message(), HasSubstr("short by 4 GB"));
 
   Graph wide("wide");
-  for (int k = 0; k < 3; ++k) wide.add_op(timed("w" + std::to_string(k), 1, 1, 1, 12e9));
+  for (int k = 0; k < 3; ++k) wide.add_op(timed("w" + std::to_string(k), 1, 1, 1, 3e9));  // 12 GB each
   r = opplan::plan_operators(wide, devices(2), {});
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("the model needs 36 GB"));

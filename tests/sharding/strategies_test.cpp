@@ -24,7 +24,7 @@ class StrategiesTest : public ::testing::Test {
   // 2 x 2 mesh: axis 0 crosses nodes (slow), axis 1 stays inside one (fast).
   Cluster cluster = two_level_cluster(2, 2);
   Mesh mesh = make_mesh(cluster, 2, 2).value();
-  AnalyticCostModel cost_model;
+  AnalyticCostModel cost_model{AnalyticCostModel::Options::Alpa()};
 
   double collective(Collective c, int axis, double bytes) const {
     return cost_model.collective_time(cluster, c, mesh.axis_group(axis, 0, 0), bytes);

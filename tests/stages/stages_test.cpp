@@ -101,6 +101,7 @@ void expect_consistent(const StagePlan& plan, const Cluster& cluster, const Grap
 
 TEST(ClusterLayersTest, CutsAtLayerBoundariesAndBalances) {
   TransformerConfig c;
+  c.dropout = false;  // the graph these figures were recorded on
   c.hidden = 256, c.heads = 4, c.layers = 4, c.seq_len = 128, c.vocab = 512;
   const Graph g = build_transformer(c).value();
   auto layers = cluster_layers(g, 4);
@@ -135,7 +136,7 @@ TEST(ClusterLayersTest, CutsAtLayerBoundariesAndBalances) {
 // on 4 devices four stages of two; T = 8 t + (B - 1) * (8 / stages) t.
 TEST(PlanStagesTest, UniformChainSplitsEvenly) {
   const Graph g = chain(8, false);
-  const AnalyticCostModel cm;
+  const AnalyticCostModel cm(AnalyticCostModel::Options::Alpa());
   StageOptions options;
   options.num_microbatches = 4;
   for (int devices : {2, 4}) {
@@ -162,7 +163,7 @@ TEST(PlanStagesTest, UniformChainSplitsEvenly) {
 // one layer needs.
 TEST(PlanStagesTest, ShrinkingMemoryMovesTowardMoreStagesOrMoreSharding) {
   const Graph g = chain(4, true, 0, 4096);
-  AnalyticCostModel::Options adam;
+  AnalyticCostModel::Options adam = AnalyticCostModel::Options::Alpa();
   adam.param_memory_factor = 2;  // weights and gradients
   const AnalyticCostModel cm(adam);
   Cluster cluster = gpus(1, 2, 1e12);
@@ -208,7 +209,7 @@ TEST(PlanStagesTest, ShrinkingMemoryMovesTowardMoreStagesOrMoreSharding) {
 // light, a memory between the two layouts' needs forbids the first stage from holding too much.
 TEST(PlanStagesTest, FirstStageHoldsMoreMicroBatches) {
   const Graph g = chain(4, false, 1e6);
-  const AnalyticCostModel cm;
+  const AnalyticCostModel cm(AnalyticCostModel::Options::Alpa());
   Cluster cluster = gpus(1, 2, 1e12);
   StageOptions options;
   options.num_microbatches = 8;
@@ -232,13 +233,14 @@ TEST(PlanStagesTest, FirstStageHoldsMoreMicroBatches) {
 
 TEST(PlanStagesTest, ZooModelOnTwoNodes) {
   TransformerConfig c;
+  c.dropout = false;  // the graph these figures were recorded on
   c.hidden = 512, c.heads = 8, c.layers = 8, c.seq_len = 256, c.vocab = 2048, c.micro_batch = 4;
   const Graph g = build_transformer(c).value();
   const Cluster cluster = gpus(2, 4);
   StageOptions options;
   options.num_microbatches = 8;
   options.num_layers = 4;
-  auto plan = plan_stages(g, cluster, AnalyticCostModel(), options);
+  auto plan = plan_stages(g, cluster, AnalyticCostModel(AnalyticCostModel::Options::Alpa()), options);
   ASSERT_TRUE(plan.ok()) << plan.status().to_string();
   expect_consistent(*plan, cluster, g);
   EXPECT_EQ(plan->layers.size(), 4u);
@@ -253,7 +255,7 @@ TEST(PlanStagesTest, WeightSyncScaleChargesGradientAllReduceOnce) {
   const Graph g = chain(2, true, 0, 4096);
   const Cluster cluster = gpus(1, 2);
   const Mesh mesh = make_mesh(cluster, 1, 2).value();
-  const AnalyticCostModel cm;
+  const AnalyticCostModel cm(AnalyticCostModel::Options::Alpa());
   ShardingOptions free_sync;
   free_sync.weight_sync_scale = 0;
   auto plan = shard(g, cluster, mesh, cm, free_sync);
@@ -304,7 +306,7 @@ Graph up_down(int layers, std::int64_t h = 1024) {
 TEST(RecomputeTest, MemoryThatForcesRecomputationCostsExactlyTheForward) {
   const Graph g = up_down(4);
   const double u = 4.0 * 512 * 1024 * 2;
-  const AnalyticCostModel cm;
+  const AnalyticCostModel cm(AnalyticCostModel::Options::Alpa());
   Cluster cluster = gpus(1, 1, 1e12);
   Mesh one{"1x1", 1, 1, {DeviceId(0)}};
   double forward = 0;  // of one layer: up + down
@@ -364,7 +366,7 @@ TEST(RecomputeTest, MemoryThatForcesRecomputationCostsExactlyTheForward) {
 // recomputes it alone and cuts 2 + 2: the first stage keeps 2 x (0 + act) + act of peak.
 TEST(RecomputeTest, RecomputesOnlyLayersThatSaveMemory) {
   const Graph g = chain(4, false, 1e6);
-  const AnalyticCostModel cm;
+  const AnalyticCostModel cm(AnalyticCostModel::Options::Alpa());
   Cluster cluster = gpus(1, 2, 1e12);
   const double act = g.op(OpId(0)).activation_bytes;
   set_memory(cluster, 3.5 * act + 4e6);
@@ -401,7 +403,7 @@ TEST(RecomputeTest, RecomputesOnlyLayersThatSaveMemory) {
 // is not part of the forward) and keeps only layer 1's input, split in two like the batch.
 TEST(RecomputeTest, ForwardShareAndKeptInputsOnAShardedMesh) {
   const Graph g = chain(2, true, 0, 4096);
-  const AnalyticCostModel cm;
+  const AnalyticCostModel cm(AnalyticCostModel::Options::Alpa());
   const Cluster cluster = gpus(1, 2);
   const Mesh mesh = make_mesh(cluster, 1, 2).value();
   StageOptions options;
@@ -432,9 +434,10 @@ TEST(RecomputeTest, ForwardShareAndKeptInputsOnAShardedMesh) {
 // recomputation existed (numbers recorded from it), and kAuto keeps them while they fit.
 TEST(RecomputeTest, NeverReproducesTheGptPlansOfBefore) {
   TransformerConfig c;
+  c.dropout = false;  // the graph these figures were recorded on
   c.hidden = 512, c.heads = 8, c.layers = 8, c.seq_len = 256, c.vocab = 2048, c.micro_batch = 4;
   const Graph g = build_transformer(c).value();
-  AnalyticCostModel::Options adam;
+  AnalyticCostModel::Options adam = AnalyticCostModel::Options::Alpa();
   adam.param_memory_factor = 8;
   const AnalyticCostModel cm(adam);
   StageOptions options;
@@ -492,9 +495,10 @@ TEST(RecomputeTest, NeverReproducesTheGptPlansOfBefore) {
 // fitting below the memory at which keeping every activation fails, and there they recompute.
 TEST(RecomputeTest, ShrinkingMemoryAlwaysFitsAndRecomputesBelowTheKeepAllLimit) {
   TransformerConfig c;
+  c.dropout = false;  // the graph these figures were recorded on
   c.hidden = 512, c.heads = 8, c.layers = 8, c.seq_len = 512, c.vocab = 2048, c.micro_batch = 8;
   const Graph g = build_transformer(c).value();
-  AnalyticCostModel::Options adam;
+  AnalyticCostModel::Options adam = AnalyticCostModel::Options::Alpa();
   adam.param_memory_factor = 8;
   const AnalyticCostModel cm(adam);
   Cluster cluster = gpus(1, 2, 1e12);
@@ -537,7 +541,7 @@ TEST(RecomputeTest, ShrinkingMemoryAlwaysFitsAndRecomputesBelowTheKeepAllLimit) 
 
 TEST(PlanStagesTest, BadInputIsReported) {
   const Graph g = chain(4, false);
-  const AnalyticCostModel cm;
+  const AnalyticCostModel cm(AnalyticCostModel::Options::Alpa());
   StageOptions bad;
   bad.num_microbatches = 0;
   auto r = plan_stages(g, gpus(1, 2), cm, bad);
