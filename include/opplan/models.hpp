@@ -27,12 +27,16 @@ struct TransformerConfig {
   int vocab = 51200;
   int micro_batch = 1;      // sequences per micro-batch
   DType dtype = DType::kF16;
+  // Dropout after attention probabilities, the attention projection and the MLP (as GPT-3 and
+  // Megatron-LM train): its 1-byte masks are kept for the backward (Korthikanti et al.'s count).
+  bool dropout = true;
 
   // False, with a message naming the field, when a size is not positive or hidden % heads != 0.
   bool IsValid(std::string* error) const;
 };
 
-// The GPT-3 sizes of Alpa's benchmark: "350M", "1.3B", "2.6B", "6.7B", "15B", "39B".
+// The GPT-3 sizes of Alpa's benchmark: "350M", "1.3B", "2.6B", "6.7B", "15B", "39B" (sequences of
+// 1024 tokens), and GPT-3 itself, "175B" (2048 tokens).
 OPPLAN_EXPORT std::optional<TransformerConfig> gpt3_config(std::string_view size);
 
 // One op per operator of the forward pass (embedding, per layer: layer-norm, QKV projection,
@@ -111,7 +115,8 @@ struct LlamaConfig {
   bool IsValid(std::string* error) const;
 };
 
-// "8B" (4096, 32 layers, 32 / 8 heads, FFN 14336) and "70B" (8192, 80, 64 / 8, 28672).
+// "8B" (4096, 32 layers, 32 / 8 heads, FFN 14336), "70B" (8192, 80, 64 / 8, 28672) and "405B"
+// (16384, 126, 128 / 8, 53248).
 OPPLAN_EXPORT std::optional<LlamaConfig> llama3_config(std::string_view size);
 OPPLAN_EXPORT Result<Graph> build_llama(const LlamaConfig& config);
 
@@ -171,8 +176,21 @@ struct BranchyConfig {
 OPPLAN_EXPORT Result<Graph> build_branchy(const BranchyConfig& config);
 
 // Zoo models by name (case-insensitive): "gpt3-350m", "gpt3-1.3b", "gpt3-2.6b", "gpt3-6.7b",
-// "gpt3-15b", "gpt3-39b", "gshard-moe-380m" … "gshard-moe-70b", "wresnet-250m" … "wresnet-13b",
-// "llama3-8b", "llama3-70b", "deepseek-v3-671b". Fails with kNotFound listing the known names.
+// "gpt3-15b", "gpt3-39b", "gpt3-175b", "gshard-moe-380m" … "gshard-moe-70b", "wresnet-250m" …
+// "wresnet-13b", "llama3-8b", "llama3-70b", "llama3-405b", "deepseek-v3-671b". Fails with
+// kNotFound listing the known names. A name with a colon is a spec: model_from_spec().
+//
+// Specs give a family and its sizes, any left out keeping the family's default (the structs above):
+//   gpt:hidden=,layers=,heads=,ffn=,seq=,vocab=,batch=,dtype=,dropout=0|1
+//   llama:hidden=,layers=,heads=,kv_heads=,ffn=,seq=,vocab=,batch=,dtype=
+//   moe:hidden=,layers=,heads=,experts=,ffn=,top_k=,capacity=,group=,seq=,vocab=,batch=,dtype=
+//   deepseek:hidden=,layers=,dense_layers=,heads=,experts=,active=,shared=,expert_ffn=,dense_ffn=,
+//            q_lora=,kv_lora=,seq=,vocab=,batch=,dtype=
+//   wresnet:depth=,channels=,width=,image=,classes=,batch=,dtype=
+// e.g. "gpt:hidden=12288,layers=96,heads=96,seq=2048,vocab=51200,dtype=bf16". `batch` is the
+// micro-batch the graph is built for (Graph::samples). Unknown families or keys, values that are
+// not numbers or dtypes, and sizes the builder rejects fail with kInvalidArgument naming the key.
+OPPLAN_EXPORT Result<Graph> model_from_spec(std::string_view spec);
 OPPLAN_EXPORT Result<Graph> zoo_model(std::string_view name);
 OPPLAN_EXPORT std::vector<std::string> zoo_names();
 

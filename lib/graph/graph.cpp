@@ -113,6 +113,10 @@ Graph& Graph::operator=(Graph&& other) noexcept {
 
 const std::string& Graph::name() const { return impl_->name; }
 void Graph::set_name(std::string name) { impl_->name = std::move(name); }
+std::int64_t Graph::samples() const { return impl_->samples; }
+void Graph::set_samples(std::int64_t samples) { impl_->samples = samples; }
+std::int64_t Graph::sequence_length() const { return impl_->sequence_length; }
+void Graph::set_sequence_length(std::int64_t tokens) { impl_->sequence_length = tokens; }
 
 void Graph::reserve(std::size_t num_ops, std::size_t num_edges) {
   impl_->ops.reserve(num_ops);

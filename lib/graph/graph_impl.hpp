@@ -27,6 +27,8 @@ using BoostDigraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidi
 
 struct Graph::Impl {
   std::string name;
+  std::int64_t samples = 0;
+  std::int64_t sequence_length = 0;
   std::vector<Op> ops;
   std::vector<Edge> edges;
   BoostDigraph digraph;
@@ -39,7 +41,10 @@ struct Graph::Impl {
 
   Impl() = default;
   Impl(const Impl& other)
-      : name(other.name), ops(other.ops), edges(other.edges), digraph(other.digraph), index_dirty(true) {}
+      : name(other.name),
+        samples(other.samples),
+        sequence_length(other.sequence_length),
+        ops(other.ops), edges(other.edges), digraph(other.digraph), index_dirty(true) {}
 };
 
 OPPLAN_END_NAMESPACE

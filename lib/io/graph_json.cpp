@@ -26,8 +26,8 @@ using detail::JsonWriter;
 
 constexpr std::string_view kFormat = "opplan.graph";
 
-constexpr std::string_view kRootFields[] = {"format", "version", "name", "ops", "edges"};
-enum RootField : std::size_t { kRootFormat, kRootVersion, kRootName, kRootOps, kRootEdges };
+constexpr std::string_view kRootFields[] = {"format", "version", "name", "ops", "edges", "samples", "sequence_length"};
+enum RootField : std::size_t { kRootFormat, kRootVersion, kRootName, kRootOps, kRootEdges, kRootSamples, kRootSeqLen };
 
 constexpr std::string_view kOpFields[] = {"name",        "kind",        "forward",          "input_grad",
                                           "weight_grad", "param_bytes", "activation_bytes", "shape",
@@ -82,6 +82,10 @@ class GraphReader {
 
     JsonObject root(reader_, *doc, root_path_, kRootFields);
     graph_.set_name(root.string(kRootName));
+    // Optional (format version 1 files written before these fields read as "not recorded").
+    constexpr std::int64_t kMaxBatch = std::int64_t{1} << 40;
+    graph_.set_samples(root.integer(kRootSamples, 0, kMaxBatch).value_or(0));
+    graph_.set_sequence_length(root.integer(kRootSeqLen, 0, kMaxBatch).value_or(0));
     // The elements were streamed; this checks the presence and type of the arrays. Without ops every edge
     // would be reported as naming an unknown op, which says nothing new.
     const bool has_ops = root.array(kRootOps, true) != nullptr;
@@ -247,6 +251,8 @@ std::string graph_to_json(const Graph& graph, int indent) {
   JsonWriter w(indent);
   w.begin_object();
   w.field("format", kFormat).field("version", kGraphFormatVersion).field("name", graph.name());
+  if (graph.samples() > 0) w.field("samples", graph.samples());
+  if (graph.sequence_length() > 0) w.field("sequence_length", graph.sequence_length());
   w.key("ops").begin_array();
   for (OpId id : graph.ops()) write_op(w, graph.op(id));
   w.end_array();

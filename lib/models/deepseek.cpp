@@ -65,6 +65,8 @@ class DeepSeekBuilder {
     const OpId norm = m_.norm("final_norm", "", In{x}, b_, s_, h_, true);
     const OpId head = m_.linear("lm_head", "", In{norm}, b_, s_, h_, c_.vocab);
     m_.loss(In{head}, {b_, s_, c_.vocab}, "b s v -> b s");
+    m_.graph().set_samples(c_.micro_batch);
+    m_.graph().set_sequence_length(c_.seq_len);
     return m_.take();
   }
 

@@ -72,6 +72,8 @@ class MoeBuilder {
     const OpId ln = m_.norm("final_ln", "", In{x}, b_, s_, h_, false);
     const OpId head = m_.linear("lm_head", "", In{ln}, b_, s_, h_, c_.vocab);
     m_.loss(In{head}, {b_, s_, c_.vocab}, "b s v -> b s");
+    m_.graph().set_samples(c_.micro_batch);
+    m_.graph().set_sequence_length(c_.seq_len);
     return m_.take();
   }
 

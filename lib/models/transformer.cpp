@@ -84,6 +84,8 @@ class TransformerBuilder {
     const OpId ln = layernorm("final_ln", "", hidden_state);
     const OpId logits = lm_head(ln);
     loss(logits);
+    graph_.set_samples(c_.micro_batch);
+    graph_.set_sequence_length(c_.seq_len);
     return std::move(graph_);
   }
 
@@ -199,6 +201,7 @@ class TransformerBuilder {
     op.forward = phase(5 * elems, 2 * bytes);
     op.input_grad = phase(4 * elems, 3 * bytes);
     op.activation_bytes = bytes;
+    if (c_.dropout) add_dropout(op, elems);
     return graph_.add_op(std::move(op));
   }
 
@@ -214,6 +217,16 @@ class TransformerBuilder {
     return graph_.add_op(std::move(op));
   }
 
+  // Dropout fused into the op before it (attention probabilities; the residual adds take the
+  // dropout of the branch they add): one 1-byte mask per element, written in the forward, read in
+  // the backward, kept in between.
+  void add_dropout(Op& op, double elems) const {
+    op.forward.flops += elems;
+    op.forward.bytes += elems;
+    op.input_grad.bytes += elems;
+    op.activation_bytes += elems;
+  }
+
   // Residual add: 1 FLOP per element. Its own backward is a pass-through; the T*h adds charged to
   // the input gradient are the gradient accumulation where the residual branch rejoins.
   OpId residual_add(std::string name, std::string layer) {
@@ -221,6 +234,7 @@ class TransformerBuilder {
     Op op = base(std::move(name), std::move(layer), "elementwise", {x_.ib, x_.is, x_.ih}, "b s h, b s h -> b s h");
     op.forward = phase(elems, 3 * bytes);
     op.input_grad = phase(elems, 3 * bytes);
+    if (c_.dropout) add_dropout(op, elems);  // the dropout of the branch it adds
     return graph_.add_op(std::move(op));
   }
 

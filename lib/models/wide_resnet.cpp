@@ -78,6 +78,8 @@ class WideResNetBuilder {
     const OpId fc = m_.matmul("fc", "", In{x}, {b_, c_.classes}, "b c, c n -> b n", double(b_), double(channels),
                               double(c_.classes), double(channels) * c_.classes + c_.classes);
     m_.loss(In{fc}, {b_, c_.classes}, "b n -> b");
+    m_.graph().set_samples(c_.micro_batch);
+    m_.graph().set_sequence_length(0);
     return m_.take();
   }
 

@@ -22,6 +22,7 @@ struct Gpt3Size {
 constexpr Gpt3Size kGpt3Sizes[] = {
     {"350M", 1024, 24, 16}, {"1.3B", 2048, 24, 32}, {"2.6B", 2560, 32, 32},
     {"6.7B", 4096, 32, 32}, {"15B", 5120, 48, 40},  {"39B", 8192, 48, 64},
+    {"175B", 12288, 96, 96},  // GPT-3 itself (trained with 2048-token sequences)
 };
 
 std::string lower(std::string_view text) {
@@ -43,7 +44,7 @@ std::optional<TransformerConfig> gpt3_config(std::string_view size) {
     config.hidden = s.hidden;
     config.layers = s.layers;
     config.heads = s.heads;
-    config.seq_len = 1024;
+    config.seq_len = s.hidden == 12288 ? 2048 : 1024;
     config.vocab = 51200;
     config.dtype = DType::kF16;
     return config;
@@ -71,7 +72,8 @@ struct LlamaSize {
   const char* size;
   int hidden, layers, heads, kv_heads, ffn;
 };
-constexpr LlamaSize kLlamaSizes[] = {{"8B", 4096, 32, 32, 8, 14336}, {"70B", 8192, 80, 64, 8, 28672}};
+constexpr LlamaSize kLlamaSizes[] = {
+    {"8B", 4096, 32, 32, 8, 14336}, {"70B", 8192, 80, 64, 8, 28672}, {"405B", 16384, 126, 128, 8, 53248}};
 
 constexpr const char* kMoePrefix = "gshard-moe-";
 constexpr const char* kWideResNetPrefix = "wresnet-";
@@ -143,6 +145,7 @@ std::vector<std::string> zoo_names() {
 }
 
 Result<Graph> zoo_model(std::string_view name) {
+  if (name.find(':') != std::string_view::npos) return model_from_spec(name);
   const std::string wanted = lower(name);
   if (auto size = size_after(wanted, kGpt3Prefix))
     if (auto config = gpt3_config(*size)) return build_transformer(*config);
@@ -161,7 +164,9 @@ Result<Graph> zoo_model(std::string_view name) {
       return build_branchy(config);
     }
   return Status(StatusCode::kNotFound,
-                fmt::format("unknown model '{}'; known models: {}", name, fmt::join(zoo_names(), ", ")));
+                fmt::format("unknown model '{}'; known models: {}, or a spec such as "
+                            "'gpt:hidden=12288,layers=96,heads=96,seq=2048' (families gpt, llama, moe, deepseek, wresnet)",
+                            name, fmt::join(zoo_names(), ", ")));
 }
 
 OPPLAN_END_NAMESPACE

@@ -45,7 +45,7 @@ TEST(ModelZooTest, ParameterCountsMatchTheNominalSizes) {
 
 TEST(ModelZooTest, EveryZooModelBuildsAndValidates) {
   const auto names = zoo_names();
-  EXPECT_EQ(names.size(), 6u + 6u + 6u + 2u + 1u + 3u);
+  EXPECT_EQ(names.size(), 7u + 6u + 6u + 3u + 1u + 3u);
   for (const std::string& name : names) {
     auto g = zoo_model(name);
     ASSERT_TRUE(g.ok()) << name << ": " << g.status().to_string();
@@ -169,7 +169,7 @@ TEST(ModelZooTest, SmallInstancesShardOnAMesh) {
                           build_deepseek(ds).value()};
   const Cluster cluster = Cluster::dgx_a100(1);
   const Mesh mesh = make_mesh(cluster, 2, 2).value();
-  const AnalyticCostModel cost_model;
+  const AnalyticCostModel cost_model(AnalyticCostModel::Options::Alpa());
   for (const Graph& g : graphs) {
     auto problem = build_sharding_problem(g, cluster, mesh, cost_model);
     ASSERT_TRUE(problem.ok()) << g.name() << ": " << problem.status().to_string();
@@ -191,7 +191,7 @@ TEST(ModelZooTest, SmallInstancesShardOnAMesh) {
 TEST(ModelZooTest, EveryZooAnnotationBinds) {
   const Cluster cluster = Cluster::dgx_a100(1);
   const Mesh mesh = make_mesh(cluster, 2, 2).value();
-  const AnalyticCostModel cost_model;
+  const AnalyticCostModel cost_model(AnalyticCostModel::Options::Alpa());
   for (const std::string& name : zoo_names()) {
     const Graph g = zoo_model(name).value();
     auto problem = build_sharding_problem(g, cluster, mesh, cost_model);
@@ -207,7 +207,7 @@ TEST(ModelZooTest, EveryZooAnnotationBinds) {
 TEST(ModelZooTest, ZooSizesShardOnTwoByTwo) {
   const Cluster cluster = Cluster::dgx_a100(1);
   const Mesh mesh = make_mesh(cluster, 2, 2).value();
-  const AnalyticCostModel cost_model;
+  const AnalyticCostModel cost_model(AnalyticCostModel::Options::Alpa());
   ShardingOptions unlimited;
   unlimited.memory_budget = kInf;
   for (const char* name : {"gshard-moe-380m", "wresnet-250m", "llama3-8b", "deepseek-v3-671b"}) {
