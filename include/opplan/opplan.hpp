@@ -3,6 +3,8 @@
 
 #include <opplan/cluster.hpp>
 #include <opplan/cost_model.hpp>
+#include <opplan/dtype.hpp>
+#include <opplan/evaluate.hpp>
 #include <opplan/exports.hpp>
 #include <opplan/graph.hpp>
 #include <opplan/ids.hpp>
@@ -12,6 +14,7 @@
 #include <opplan/mip_model.hpp>
 #include <opplan/models.hpp>
 #include <opplan/onnx.hpp>
+#include <opplan/parallel_config.hpp>
 #include <opplan/pipeline.hpp>
 #include <opplan/operator_planner.hpp>
 #include <opplan/plan.hpp>
@@ -22,4 +25,5 @@
 #include <opplan/stages.hpp>
 #include <opplan/solver.hpp>
 #include <opplan/status.hpp>
+#include <opplan/training.hpp>
 #include <opplan/version.hpp>

@@ -200,6 +200,10 @@ class JsonWriter {
   JsonWriter& value(std::string_view v);
   JsonWriter& value(const std::string& v) { return value(std::string_view(v)); }
   JsonWriter& value(const char* v) { return value(std::string_view(v)); }
+  JsonWriter& boolean(bool v) {
+    scalar(v ? "true" : "false");
+    return *this;
+  }
   template <typename T>
   JsonWriter& field(std::string_view name, const T& v) {
     key(name);
