@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <opplan/cluster.hpp>
+#include <opplan/cost_model.hpp>
 #include <opplan/graph.hpp>
 #include <opplan/pipeline.hpp>
 #include <opplan/status.hpp>
@@ -36,6 +37,7 @@ Command add_plan_command(CLI::App& parent);
 Command add_stages_command(CLI::App& parent);
 Command add_zoo_command(CLI::App& parent);
 Command add_export_command(CLI::App& parent);
+Command add_evaluate_command(CLI::App& parent);
 
 // Writes "opplan: <what is wrong>" on stderr and returns kExitInvalidInput. When `file` is given
 // and the message does not already name it, the message is prefixed with it, so every error says
@@ -76,6 +78,12 @@ struct PipelineSpecFlags {
 // otherwise); without a file, one built from the flags.
 Result<PipelineSpec> pipeline_spec_for(const PipelineSpecFlags& flags, const std::optional<PipelineSpec>& file,
                                        Placement need, std::string_view kind_name);
+
+// "--optimizer NAME": the training memory the cost model counts per parameter (training.hpp):
+// adam (the default: 16 bytes for 16-bit weights), sgd, sgd-momentum.
+void add_optimizer_option(CLI::App& app, std::string& optimizer);
+// The default cost model's options with that optimizer (validated by the option already).
+AnalyticCostModel::Options cost_options(const std::string& optimizer);
 
 // "1 op", "3 ops"; `many` when the plural is not singular + "s".
 std::string plural(std::size_t n, std::string_view one, std::string_view many = {});

@@ -205,6 +205,7 @@ Command add_plan_command(CLI::App& parent) {
                   "Graph mode: auto (default: the better of the next two), operator-level, hierarchical, pipeline-only")
       ->check(one_of(parse_plan_strategy, "strategy"));
   app->add_flag("--full", g.full, "Graph mode: the full report (every step, every device)");
+  add_optimizer_option(*app, g.optimizer);
   app->add_option("--gap", g.gap, "Graph mode: stop once within this fraction of the bound (default 0)")
       ->check(CLI::NonNegativeNumber);
   app->add_option("--max-units", g.max_units, "Graph mode: coarsen to at most this many units (default 0: 6 per device)")

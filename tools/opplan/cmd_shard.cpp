@@ -32,6 +32,7 @@ struct ShardArgs {
   bool no_merge = false;
   bool no_tie = false;
   bool json = false;
+  std::string optimizer = "adam";
 };
 
 nlohmann::ordered_json number_or_null(double v) {
@@ -97,7 +98,7 @@ int run_shard(const ShardArgs& args) {
   options.time_limit = args.time_limit;
   options.merge_light_ops = !args.no_merge;
   options.tie_repeated_layers = !args.no_tie;
-  const AnalyticCostModel cost_model;
+  const AnalyticCostModel cost_model(cost_options(args.optimizer));
   auto plan = shard(g, c, *mesh, cost_model, options);
   if (!plan.ok()) return report_error(plan.status(), args.graph_file);
 
@@ -142,6 +143,7 @@ Command add_shard_command(CLI::App& parent) {
       ->check(CLI::NonNegativeNumber);
   app->add_flag("--no-merge", args->no_merge, "Do not merge light operators into their producers");
   app->add_flag("--no-tie", args->no_tie, "Do not share strategies between identical layers");
+  add_optimizer_option(*app, args->optimizer);
   app->add_flag("--json", args->json, "Print one JSON object instead of text");
   return {app, [args] { return run_shard(*args); }};
 }

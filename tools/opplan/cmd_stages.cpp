@@ -26,6 +26,7 @@ struct StagesArgs {
   int microbatches = 16;
   int layers = 0;
   bool json = false;
+  std::string optimizer = "adam";
 };
 
 nlohmann::ordered_json to_json(const Graph& g, const Cluster& c, const StagePlan& plan) {
@@ -74,7 +75,7 @@ int run_stages(const StagesArgs& args) {
   StageOptions options;
   options.num_microbatches = args.microbatches;
   options.num_layers = args.layers;
-  const AnalyticCostModel cost_model;
+  const AnalyticCostModel cost_model(cost_options(args.optimizer));
   auto plan = plan_stages(*graph, *cluster, cost_model, options);
   if (!plan.ok()) return report_error(plan.status(), args.graph_file);
   if (args.json) {
@@ -116,6 +117,7 @@ Command add_stages_command(CLI::App& parent) {
       ->check(CLI::Range(1, 1 << 20));
   app->add_option("--layers", args->layers, "Layers the DP clusters the ops into (default: layer tags, at most 16)")
       ->check(CLI::Range(1, 128));
+  add_optimizer_option(*app, args->optimizer);
   app->add_flag("--json", args->json, "Print one JSON object instead of text");
   return {app, [args] { return run_stages(*args); }};
 }

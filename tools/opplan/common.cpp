@@ -138,4 +138,16 @@ Result<PipelineSpec> pipeline_spec_for(const PipelineSpecFlags& flags, const std
   return make_pipeline_spec(need, flags.pp, flags.micro_batches, stage, flags.chunks, flags.mem_cap);
 }
 
+void add_optimizer_option(CLI::App& app, std::string& optimizer) {
+  app.add_option("--optimizer", optimizer,
+                 "Training memory per parameter: adam (default; 16 bytes with 16-bit weights), sgd, sgd-momentum")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd", "sgd-momentum"}));
+}
+
+AnalyticCostModel::Options cost_options(const std::string& optimizer) {
+  AnalyticCostModel::Options options;
+  if (auto o = parse_optimizer(optimizer)) options.optimizer = *o;
+  return options;
+}
+
 }  // namespace opplan::cli

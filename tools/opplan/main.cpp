@@ -28,7 +28,8 @@ int run(int argc, char** argv) {
   });
   const std::vector<Command> commands = {add_info_command(app), add_validate_command(app), add_solve_command(app),
                                          add_schedule_command(app), add_shard_command(app), add_plan_command(app),
-                                         add_stages_command(app), add_zoo_command(app), add_export_command(app)};
+                                         add_stages_command(app), add_zoo_command(app), add_export_command(app),
+                                         add_evaluate_command(app)};
   for (const Command& command : commands) command.app->footer(kFooter);
 
   try {

@@ -98,7 +98,9 @@ int run_graph_plan(const GraphPlanArgs& args) {
   if (!graph) return kExitInvalidInput;
   auto cluster = load_cluster(args.cluster_file, args.preset, &cluster_source);
   if (!cluster) return kExitInvalidInput;
+  const AnalyticCostModel cost_model(cost_options(args.optimizer));
   PlanOptions options;
+  options.cost_model = &cost_model;
   options.strategy = *parse_plan_strategy(args.strategy);      // checked by the option's validator
   options.objective = *parse_plan_objective(args.objective);  // likewise
   options.micro_batches = args.micro_batches;

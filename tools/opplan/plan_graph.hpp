@@ -28,6 +28,7 @@ struct GraphPlanArgs {
   bool show_ops = false;
   bool full = false;  // the full report (steps, per-device lines)
   bool json = false;
+  std::string optimizer = "adam";
 };
 
 int run_graph_plan(const GraphPlanArgs& args);
