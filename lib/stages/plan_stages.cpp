@@ -25,6 +25,7 @@
 #include <opplan/stages.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -342,6 +343,44 @@ std::string StagePlan::FullReport() const {
   return out;
 }
 
+namespace {
+
+// Alpa's DP costs each submesh shape once, on the first nodes' devices, as if every device were
+// alike. On a cluster of mixed devices that times a stage placed on the slow ones at the speed of
+// the fast ones (4 A100 + 4 V100 planned as fast as 8 A100). Cost every candidate on the slowest
+// figures of the cluster instead: a plan is never reported faster than its devices allow (stages
+// that land on the faster devices are over-estimated). Returns nullopt for a uniform cluster.
+std::optional<Cluster> slowest_view(const Cluster& cluster) {
+  const Device& first = cluster.device(DeviceId(0));
+  bool mixed = false;
+  Device slow = first;
+  const DType formats[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kF8};
+  double peak[4], tf32 = first.peak_for(DType::kF32, true);
+  for (int f = 0; f < 4; ++f) peak[f] = first.peak_for(formats[f]);
+  for (DeviceId id : cluster.devices()) {
+    const Device& d = cluster.device(id);
+    mixed = mixed || d.peak_flops != first.peak_flops || d.peaks != first.peaks ||
+            d.memory_bandwidth != first.memory_bandwidth || d.model != first.model;
+    slow.peak_flops = std::min(slow.peak_flops, d.peak_flops);
+    slow.memory_bandwidth = std::min(slow.memory_bandwidth, d.memory_bandwidth);
+    slow.memory_bytes = std::min(slow.memory_bytes, d.memory_bytes);
+    for (int f = 0; f < 4; ++f) peak[f] = std::min(peak[f], d.peak_for(formats[f]));
+    tf32 = std::min(tf32, d.peak_for(DType::kF32, true));
+  }
+  if (!mixed) return std::nullopt;
+  slow.peaks = DTypePeaks{peak[0], tf32, peak[1], peak[2], peak[3]};
+  Cluster view = cluster;
+  for (DeviceId id : view.devices()) {
+    Device& d = view.mutable_device(id);
+    d.model = slow.model + " (slowest figures)";
+    d.peak_flops = slow.peak_flops, d.peaks = slow.peaks;
+    d.memory_bandwidth = slow.memory_bandwidth, d.memory_bytes = slow.memory_bytes;
+  }
+  return view;
+}
+
+}  // namespace
+
 Result<StagePlan> plan_stages(const Graph& graph, const Cluster& cluster, const CostModel& cost_model,
                               const StageOptions& options) {
   const auto start = Clock::now();
@@ -366,7 +405,8 @@ Result<StagePlan> plan_stages(const Graph& graph, const Cluster& cluster, const 
     return Status(StatusCode::kInvalidArgument,
                   fmt::format("none of the submesh shapes is one of Alpa's for {} nodes of {} devices", hosts, per_host));
   const auto costing_start = Clock::now();
-  auto table = cost_layers(graph, *layers, cluster, cost_model, candidates, options.sharding,
+  const std::optional<Cluster> slow = slowest_view(cluster);
+  auto table = cost_layers(graph, *layers, slow ? *slow : cluster, cost_model, candidates, options.sharding,
                            1.0 / options.num_microbatches);
   if (!table.ok()) return table.status();
 

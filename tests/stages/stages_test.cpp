@@ -567,3 +567,32 @@ TEST(PlanStagesTest, BadInputIsReported) {
 
 }  // namespace
 }  // namespace opplan
+
+namespace opplan {
+namespace {
+
+// Alpa's DP costs a submesh once on the first nodes; on mixed devices it must not time a stage
+// on slow devices at the fast ones' speed: slowing any device never makes the plan faster.
+TEST(PlanStagesHeterogeneous, ASlowerDeviceNeverMakesThePlanFaster) {
+  TransformerConfig c;
+  c.hidden = 512, c.heads = 8, c.layers = 8, c.seq_len = 256, c.vocab = 2048, c.micro_batch = 4;
+  const Graph g = build_transformer(c).value();
+  const AnalyticCostModel cm;
+  StageOptions options;
+  options.num_microbatches = 8;
+  options.num_layers = 4;
+  const Cluster uniform = gpus(2, 4);
+  auto base = plan_stages(g, uniform, cm, options);
+  ASSERT_TRUE(base.ok()) << base.status().to_string();
+  for (std::uint32_t slow : {0u, 3u, 4u, 7u}) {
+    Cluster mixed = uniform;
+    Device& d = mixed.mutable_device(DeviceId(slow));
+    d.peak_flops /= 2.5, d.memory_bandwidth /= 2.2, d.model = "slower";
+    auto plan = plan_stages(g, mixed, cm, options);
+    ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+    EXPECT_GT(plan->iteration_seconds, base->iteration_seconds) << "device " << slow;
+  }
+}
+
+}  // namespace
+}  // namespace opplan
