@@ -18,6 +18,7 @@
 #include <opplan/pipeline.hpp>
 #include <opplan/operator_planner.hpp>
 #include <opplan/plan.hpp>
+#include <opplan/profiled_cost_model.hpp>
 #include <opplan/planner.hpp>
 #include <opplan/schedule.hpp>
 #include <opplan/sharding.hpp>

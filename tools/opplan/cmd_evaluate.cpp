@@ -16,6 +16,7 @@
 #include <opplan/gantt.hpp>
 #include <opplan/models.hpp>
 #include <opplan/parallel_config.hpp>
+#include <opplan/profiled_cost_model.hpp>
 
 #include "cli.hpp"
 
@@ -28,7 +29,7 @@ struct EvaluateArgs {
   long long global_batch = 0;
   bool sequence_parallel = false, flash_attention = false;
   std::string recompute = "none", schedule, optimizer = "adam", layers_per_stage;
-  std::string megatron, deepspeed;
+  std::string megatron, deepspeed, profile;
   std::string svg_file, trace_file;
   bool json = false;
   CLI::App* app = nullptr;
@@ -130,9 +131,15 @@ int run_evaluate(const EvaluateArgs& a) {
                                       cluster->num_devices(), cluster->name()));
     config->dp = static_cast<int>(cluster->num_devices() / model);
   }
-  AnalyticCostModel::Options options;
-  options.optimizer = *parse_optimizer(a.optimizer);
-  const AnalyticCostModel cost_model(options);
+  AnalyticCostModel::Options options = cost_options(a.optimizer);
+  const AnalyticCostModel analytic(options);
+  std::optional<ProfiledCostModel> profiled;
+  if (!a.profile.empty()) {
+    auto p = ProfiledCostModel::FromFile(a.profile, options);
+    if (!p.ok()) return report_error(p.status(), a.profile);
+    profiled.emplace(std::move(*p));
+  }
+  const CostModel& cost_model = profiled ? static_cast<const CostModel&>(*profiled) : analytic;
   EvaluateOptions eval_options;
   eval_options.keep_schedule = !a.svg_file.empty() || !a.trace_file.empty();
   auto ev = evaluate(*graph, *cluster, *config, cost_model, eval_options);
@@ -183,8 +190,9 @@ Command add_evaluate_command(CLI::App& parent) {
       ->check(one_of({"none", "selective", "full"}));
   app->add_option("--schedule", args->schedule, "Pipeline schedule: gpipe, 1f1b, interleaved, zb-h1, zbv, dualpipe, dualpipev")
       ->check(one_of({"gpipe", "1f1b", "interleaved", "zb-h1", "zbv", "dualpipe", "dualpipev"}));
-  app->add_option("--optimizer", args->optimizer, "Optimizer: adam (default; mixed precision for 16-bit weights), sgd, sgd-momentum")
-      ->check(one_of({"adam", "adamw", "sgd", "sgd-momentum"}));
+  add_optimizer_option(*app, args->optimizer);
+  app->add_option("--profile", args->profile,
+                  "Measured op times and nccl-tests bandwidths (opplan.profile JSON, docs/profiles.md)");
   app->add_option("--layers-per-stage", args->layers_per_stage, "Layers of each virtual stage, comma-separated (pp x vpp entries)");
   app->add_flag("--flash-attention", args->flash_attention, "Fused attention: no sequence-squared tensors kept");
   auto* megatron = app->add_option("--megatron", args->megatron, "A Megatron-LM argument line (quoted)");
