@@ -55,15 +55,15 @@ bool same_kind(const Device& a, const Device& b) {
          a.memory_bandwidth == b.memory_bandwidth;
 }
 
-struct Placement2 {
+struct PipelineShape {
   Placement placement = Placement::kLinear;
   ScheduleKind kind = ScheduleKind::k1F1B;
   int stages = 1;       // virtual stages in the pipeline
   bool split_w = false; // b and W are separate tasks
 };
 
-Placement2 pipeline_shape(const ParallelConfig& c) {
-  Placement2 p;
+PipelineShape pipeline_shape(const ParallelConfig& c) {
+  PipelineShape p;
   p.stages = c.pp * c.vpp;
   switch (c.schedule) {
     case PipelineSchedule::kGPipe: p.kind = ScheduleKind::kGPipe; break;
@@ -120,7 +120,7 @@ Result<Evaluation> evaluate(const Graph& graph, const Cluster& cluster, const Pa
   }
 
   // Virtual stages and their layers.
-  const Placement2 shape = pipeline_shape(config);
+  const PipelineShape shape = pipeline_shape(config);
   const int S = shape.stages;
   const int L = static_cast<int>(layout.layers.size());
   std::vector<int> per_stage = config.layers_per_stage;

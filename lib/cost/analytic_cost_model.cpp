@@ -243,7 +243,7 @@ double AnalyticCostModel::collective_time(const Cluster& cluster, Collective col
     std::stable_sort(ordered, ordered + size, [&](DeviceId x, DeviceId y) {
       return cluster.device(x).node < cluster.device(y).node;
     });
-    int fewest = static_cast<int>(size), most = 0, run = 0, node_count = 0;
+    int node_count = 0;
     for (std::size_t i = 0; i < size; ++i) {
       const DeviceId a = ordered[i], b = ordered[(i + 1) % size];
       const bool same = cluster.device(a).node == cluster.device(b).node;
@@ -252,10 +252,7 @@ double AnalyticCostModel::collective_time(const Cluster& cluster, Collective col
       (same ? any_intra : any_inter) = true;
       worst.alpha = std::max(worst.alpha, l.alpha);
       worst.beta = std::max(worst.beta, l.beta);
-      ++run;  // members of the current node so far
-      if (i + 1 == size || cluster.device(ordered[i + 1]).node != cluster.device(a).node) {
-        fewest = std::min(fewest, run), most = std::max(most, run), ++node_count, run = 0;
-      }
+      if (i + 1 == size || cluster.device(ordered[i + 1]).node != cluster.device(a).node) ++node_count;
     }
     const double nodes = node_count;
     const double inf = std::numeric_limits<double>::infinity();
@@ -266,10 +263,10 @@ double AnalyticCostModel::collective_time(const Cluster& cluster, Collective col
     bandwidth = std::min(intra_bw, inter_bw);
     // A ring takes n steps: n - nodes hops inside nodes and one hop out of each node.
     latency = any_inter ? (n - nodes) * intra.alpha + nodes * inter.alpha : (n - 1) * intra.alpha;
-    (void)fewest, (void)most;
     remote_bandwidth = inter_bw;
     local_bandwidth = any_intra ? intra_bw : options_.nvlink_bus_efficiency / cluster.intra_node_link().beta;
-    remote_fraction = any_inter ? (n - most) / (n - 1) : 0;
+    // All-to-all: the share of each member's peers on other nodes (nodes hold equal shares).
+    remote_fraction = any_inter ? (n - n / nodes) / (n - 1) : 0;
   }
   auto over = [&](double volume) { return std::isinf(bandwidth) ? 0.0 : volume / bandwidth; };
   switch (collective) {
