@@ -332,3 +332,52 @@ TEST(ModelSpec, BuildsAnySizeAndNamesBadKeys) {
 
 }  // namespace
 }  // namespace opplan
+
+namespace opplan {
+namespace {
+
+TEST(EvaluateExperts, ExpertParallelismSplitsExpertWeightsAndNeedsDivisibleExperts) {
+  const AnalyticCostModel cm;
+  auto moe = zoo_model("moe:hidden=256,layers=2,heads=4,experts=8,seq=128,vocab=1000");
+  ASSERT_TRUE(moe.ok()) << moe.status().message();
+  ParallelConfig c;
+  c.dp = 8;
+  auto dense = evaluate(*moe, Cluster::dgx_a100(), c, cm);
+  c.ep = 8;
+  auto split = evaluate(*moe, Cluster::dgx_a100(), c, cm);
+  ASSERT_TRUE(dense.ok() && split.ok()) << (dense.ok() ? split.status() : dense.status()).message();
+  // Expert weights are spread over 8 devices: less weight memory per device, all-to-all time.
+  EXPECT_LT(split->peak_memory.weights, 0.5 * dense->peak_memory.weights);
+  EXPECT_GT(split->breakdown.ep_comm, 0);
+  EXPECT_EQ(dense->breakdown.ep_comm, 0);
+  auto six = zoo_model("moe:hidden=256,layers=2,heads=4,experts=6,seq=128,vocab=1000");
+  ASSERT_TRUE(six.ok());
+  c.ep = 4;
+  auto bad = evaluate(*six, Cluster::dgx_a100(), c, cm);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("ep 4 does not divide the 6 experts"));
+}
+
+TEST(EvaluateTime, ContextParallelismSplitsTheSequence) {
+  const AnalyticCostModel cm;
+  auto g = zoo_model("gpt:hidden=1024,layers=4,heads=16,seq=4096,vocab=1000");
+  ASSERT_TRUE(g.ok());
+  ParallelConfig c;
+  c.dp = 8;
+  auto dp = evaluate(*g, Cluster::dgx_a100(), c, cm);
+  c.dp = 1, c.cp = 8;
+  auto cp = evaluate(*g, Cluster::dgx_a100(), c, cm);
+  ASSERT_TRUE(dp.ok() && cp.ok()) << (dp.ok() ? cp.status() : dp.status()).message();
+  // One sample split over 8 devices keeps an eighth of the activations of one sample per device.
+  EXPECT_NEAR(cp->peak_memory.activations, dp->peak_memory.activations / 8, 0.01 * dp->peak_memory.activations);
+  EXPECT_GT(cp->breakdown.cp_comm, 0);
+  c.cp = 3, c.dp = 1;
+  Cluster six("six");
+  for (std::uint32_t i = 0; i < 3; ++i) six.add_device(Cluster::dgx_a100().device(DeviceId(i)));
+  auto bad = evaluate(*g, six, c, cm);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("cp 3 does not divide the sequence length 4096"));
+}
+
+}  // namespace
+}  // namespace opplan
