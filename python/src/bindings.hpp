@@ -111,7 +111,9 @@ py::enum_<E> def_enum(py::module_& m, const char* name, const char* doc, Parse p
           return *v;
         }),
         py::arg("name"));
-  e.def("__str__", [](E v) { return std::string(to_string(v)); });
+  // Replaces enum_'s own __str__ ("Phase.FORWARD") with the library's name ("forward").
+  e.attr("__str__") = py::cpp_function([](E v) { return std::string(to_string(v)); }, py::name("__str__"),
+                                       py::is_method(e));
   py::implicitly_convertible<std::string, E>();
   return e;
 }
