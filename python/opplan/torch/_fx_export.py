@@ -86,6 +86,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import dis
 import importlib
 import importlib.util
 import inspect
@@ -102,7 +103,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 from torch.fx._symbolic_trace import _orig_module_call, _orig_module_getattr
-from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata, _extract_tensor_metadata
 
 FORMAT = "opplan.graph"
 VERSION = 1
@@ -158,6 +159,21 @@ class _StaticMixin:
 
     def __getattr__(self, k):
         return _Attribute(self, k)
+
+    def __iter__(self):
+        # Unpacking with a count fixed by the source (`x1, x2 = x.chunk(2, dim=1)`,
+        # `out, _ = attention(q, k, v)`): the count is the UNPACK_SEQUENCE argument of the calling
+        # instruction. torch.fx finds that instruction by index (f_lasti // 2), which points at the
+        # wrong one on Python 3.11 (inline caches); find it by its byte offset instead.
+        frame = inspect.currentframe()
+        calling = frame.f_back if frame is not None else None
+        if calling is not None:
+            for inst in dis.get_instructions(calling.f_code):
+                if inst.offset == calling.f_lasti:
+                    if inst.opname == "UNPACK_SEQUENCE":
+                        return (self[i] for i in range(inst.argval))
+                    break
+        return self.tracer.iter(self)
 
 
 class _Proxy(_StaticMixin, fx.Proxy):
@@ -286,8 +302,22 @@ class _ShapeTracer(fx.Tracer):
         return bool(self._static_value(obj, "Python control flow (if / while / and / or / not)"))
 
     def iter(self, obj: fx.Proxy):
-        value = self._static_value(obj, "iteration or unpacking")
+        node = obj.node
+        if node.op in ("call_function", "call_method") and _short_name(node.target) in _SPLITTING:
+            # chunk / split / unbind: how many pieces depends on shapes and static arguments only.
+            value = self._evaluate_up_to(node)
+        else:
+            value = self._static_value(obj, "iteration or unpacking")
         return iter([obj[i] for i in range(len(value))])
+
+
+# Ops that return a tuple of tensors whose length depends only on shapes and static arguments.
+_SPLITTING = {"chunk", "split", "unbind", "tensor_split", "split_with_sizes", "hsplit", "vsplit", "dsplit",
+              "unsafe_chunk", "unsafe_split"}
+
+
+def _short_name(target) -> str:
+    return target if isinstance(target, str) else getattr(target, "__name__", "")
 
 
 def _target_name(node: fx.Node) -> str:
@@ -515,8 +545,9 @@ class _Exporter:
     def _dtype(self, dtype, node) -> str:
         if dtype in _DTYPES:
             return _DTYPES[dtype]
-        self.warnings.append(f"node '{node.name}': dtype {dtype} has no opplan name; written as f32")
-        return "f32"
+        where = _where(node)
+        raise ExportError(f"node '{node.name}'{where}: dtype {dtype} is not supported by opplan graphs "
+                          f"(supported: {', '.join(sorted(str(d).replace('torch.', '') for d in _DTYPES))})")
 
     def _add_op(self, node: fx.Node, metas: List[TensorMetadata]):
         inputs = self._inputs(node)
@@ -869,7 +900,16 @@ class _Exporter:
         return c
 
     def _mha(self, node, m: nn.MultiheadAttention, out, first, data_in_bytes) -> _Cost:
-        metas = [_tensor(n.meta.get("tensor_meta")) for n in self._inputs(node)]
+        # query and key by name: the module may be called positionally or with keywords
+        # (torchvision's ViT: self_attention(query=x, key=x, value=x, need_weights=False)).
+        try:
+            bound = inspect.signature(m.forward).bind(*node.args, **node.kwargs).arguments
+            picked = [bound.get("query"), bound.get("key")]
+        except TypeError:
+            picked = []
+        metas = [_tensor(n.meta.get("tensor_meta")) for n in picked if isinstance(n, fx.Node)]
+        if len(metas) < 2:
+            metas = [_tensor(n.meta.get("tensor_meta")) for n in self._inputs(node)]
         metas = [x for x in metas if x is not None]
         q = metas[0]
         k = metas[1] if len(metas) > 1 else q
@@ -905,6 +945,47 @@ class _Exporter:
                                     has_qkv_bias, has_proj_bias, data_in_bytes)
 
 
+def _where(node: fx.Node) -> str:
+    """ " in module 'layer1.0.conv1' (Conv2d)" for a node that belongs to a module, else ""."""
+    if node.op == "call_module":
+        return f" in module '{node.target}'"
+    path, cls = node.meta.get("x_module", ("", ""))
+    return f" in module '{path}' ({cls})" if path else ""
+
+
+class _NamingShapeProp(ShapeProp):
+    """ShapeProp whose errors name the node, its module and PyTorch's message."""
+
+    def run_node(self, n: fx.Node):
+        # ShapeProp.run_node prints the traceback and replaces the error by its own; run the node
+        # first (fx.Interpreter) to keep PyTorch's message, then let ShapeProp record the shapes.
+        try:
+            result = fx.Interpreter.run_node(self, n)
+        except Exception as e:
+            module = ""
+            if n.op == "call_module":
+                sub = self.module.get_submodule(n.target)
+                module = f" in module '{n.target}' ({type(sub).__name__})"
+            else:
+                module = _where(n)
+            raise ExportError(f"the module fails on its example inputs: node '{n.name}'{module}: "
+                              f"{type(e).__name__}: {e}") from None
+        found = False
+
+        def meta_of(obj):
+            nonlocal found
+            if isinstance(obj, torch.Tensor):
+                found = True
+                return _extract_tensor_metadata(obj)
+            return obj
+
+        meta = fx.node.map_aggregate(result, meta_of)
+        if found:
+            n.meta["tensor_meta"] = meta
+        n.meta["type"] = type(result)
+        return result
+
+
 def export_module(module: nn.Module, example_inputs: Sequence[Any], name: Optional[str] = None,
                   inputs_require_grad: bool = False, warnings: Optional[List[str]] = None) -> Dict[str, Any]:
     """Traces `module` on `example_inputs` (a tuple of the forward's positional arguments) and returns
@@ -920,7 +1001,9 @@ def export_module(module: nn.Module, example_inputs: Sequence[Any], name: Option
         gm.eval()
         try:
             with torch.no_grad():
-                ShapeProp(gm).propagate(*example_inputs)
+                _NamingShapeProp(gm).propagate(*example_inputs)
+        except ExportError:
+            raise
         except Exception as e:
             raise ExportError(f"running the traced graph on the example inputs failed: {type(e).__name__}: {e}") from None
         gm.train()

@@ -1,0 +1,147 @@
+"""opplan.torch: PyTorch modules exported as opplan graphs and planned."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import opplan
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+import opplan.torch as ot  # noqa: E402
+
+
+class Mlp(nn.Module):
+    def __init__(self, width=32):
+        super().__init__()
+        self.fc1 = nn.Linear(width, 4 * width)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(4 * width, width)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class ChunkUnpack(nn.Module):
+    """ShuffleNet-V2's channel split, torch.split in a loop and unbind."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        a, b = x.chunk(2, dim=1)
+        c, d = torch.chunk(self.conv(x), 2, dim=1)
+        parts = [p * 2 for p in torch.split(x, 2, dim=1)]
+        first, *rest = x.unbind(dim=0)
+        return torch.cat([a + c, b + d] + parts, dim=1).sum() + first.sum() + sum(r.sum() for r in rest)
+
+
+class Attention(nn.Module):
+    def __init__(self, keywords):
+        super().__init__()
+        self.keywords = keywords
+        self.attn = nn.MultiheadAttention(32, 4, batch_first=True)
+
+    def forward(self, x):
+        if self.keywords:
+            y, _ = self.attn(query=x, key=x, value=x, need_weights=False)
+        else:
+            y, _ = self.attn(x, x, x)
+        return y
+
+
+def test_export_returns_a_validated_graph():
+    graph = ot.export(Mlp(), torch.randn(8, 32), name="mlp")
+    assert isinstance(graph, opplan.Graph) and graph.name == "mlp"
+    graph.validate()
+    assert [op.kind for op in graph.ops] == ["input", "matmul", "elementwise", "matmul"]
+    fc1 = graph.op(graph.find_op("fc1"))
+    assert fc1.forward.flops == 2 * 8 * 32 * 128 + 8 * 128
+    assert fc1.param_bytes == (32 * 128 + 128) * 4
+    assert fc1.dims  # annotated for sharding
+    assert graph.edges == opplan.Graph.from_json(ot.dumps(ot.export_dict(Mlp(), (torch.randn(8, 32),)))).edges
+
+
+def test_chunk_split_unbind_unpack_with_a_static_count():
+    graph = ot.export(ChunkUnpack(), (torch.randn(3, 8, 4, 4),))
+    graph.validate()
+    kinds = [op.kind for op in graph.ops]
+    assert "conv" in kinds
+    names = [op.name for op in graph.ops]
+    assert any(n.startswith("chunk") for n in names) and any(n.startswith("split") for n in names)
+
+
+def test_multihead_attention_called_with_keywords():
+    x = torch.randn(2, 10, 32)
+    by_keyword = ot.export(Attention(True), (x,))
+    positional = ot.export(Attention(False), (x,))
+    kw = [op for op in by_keyword.ops if op.kind == "attention"]
+    pos = [op for op in positional.ops if op.kind == "attention"]
+    assert len(kw) == len(pos) == 1
+    assert kw[0].forward.flops == pos[0].forward.flops > 0
+    assert kw[0].param_bytes == pos[0].param_bytes == (4 * 32 * 32 + 4 * 32) * 4
+
+
+def test_torchvision_shufflenet_and_a_small_vit():
+    tv = pytest.importorskip("torchvision")
+    shufflenet = ot.export(tv.models.shufflenet_v2_x0_5(), (torch.randn(2, 3, 224, 224),), name="shufflenet")
+    shufflenet.validate()
+    assert len(shufflenet) > 100
+    from torchvision.models.vision_transformer import VisionTransformer
+    vit = VisionTransformer(image_size=32, patch_size=16, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64,
+                            num_classes=10)
+    graph = ot.export(vit, (torch.randn(2, 3, 32, 32),), name="vit")
+    graph.validate()
+    assert sum(op.kind == "attention" for op in graph.ops) == 2
+
+
+def test_plan_a_module():
+    plan = ot.plan(Mlp(), (torch.randn(64, 32),), cluster="dgx-a100", micro_batches=2, strategy="operator-level",
+                   time_limit=60)
+    assert plan.verified and plan.iteration_seconds > 0
+    assert plan.summary.graph == "Mlp"
+    plan2 = ot.plan(Mlp(), (torch.randn(64, 32),), micro_batches=2, time_limit=60)
+    assert plan2.summary.cluster == "dgx-a100"
+
+
+def test_a_module_that_fails_on_its_inputs():
+    with pytest.raises(ot.ExportError) as info:
+        ot.export(Mlp(), (torch.randn(8, 33),))
+    message = str(info.value)
+    assert "fc1" in message and "Linear" in message
+    assert "cannot be multiplied" in message  # PyTorch's own message
+
+
+def test_unsupported_dtype():
+    class Complex(nn.Module):
+        def forward(self, x):
+            return x * 2
+
+    with pytest.raises(ot.ExportError, match="complex64 is not supported"):
+        ot.export(Complex(), (torch.randn(4, 4, dtype=torch.complex64),))
+
+
+def test_data_dependent_control_flow_is_named():
+    class Gate(nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:
+                return x
+            return -x
+
+    with pytest.raises(ot.ExportError, match="data-dependent control flow"):
+        ot.export(Gate(), (torch.randn(4),))
+
+
+def test_command_line_wrapper_still_works(tmp_path):
+    source = os.environ.get("OPPLAN_SOURCE_DIR", os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
+    script = os.path.join(source, "tools", "torch_export", "opplan_export.py")
+    out = tmp_path / "tied.json"
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)  # the wrapper needs only torch, not the built extension
+    r = subprocess.run([sys.executable, script, "--module", os.path.join(source, "tests", "torch", "modules.py") +
+                        ":tied_mlp", "--output", str(out)], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    graph = opplan.read_graph(out)
+    assert len(graph) == 4
