@@ -26,12 +26,10 @@ GRAPH_FORMATS = ("opplan graph JSON (.json)", "ONNX model (.onnx, protobuf)")
 def _sniff(head: bytes) -> str:
     """'json', 'onnx' or '' from the first bytes of a file."""
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    if text.startswith(b"{"):
+    if not text or text.startswith((b"{", b"[")):  # the JSON reader says what is wrong with it
         return "json"
-    # An ONNX ModelProto starts with one of its fields: ir_version (1, varint: 0x08), opset_import
-    # (8: 0x42), producer_name (2: 0x12), producer_version (3: 0x1a), domain (4: 0x22),
-    # model_version (5: 0x28), doc_string (6: 0x32), graph (7: 0x3a), metadata_props (14: 0x72).
-    if head[:1] in (b"\x08", b"\x12", b"\x1a", b"\x22", b"\x28", b"\x32", b"\x3a", b"\x42", b"\x72"):
+    # An ONNX model is a ModelProto whose first field is ir_version (field 1, varint): tag byte 0x08.
+    if head[:1] == b"\x08":
         return "onnx"
     return ""
 

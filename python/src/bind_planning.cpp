@@ -472,9 +472,11 @@ void bind_planning(py::module_& m) {
         ShardingOptions o = with_fields(std::move(options), fields);
         std::unique_ptr<CostModel> fallback;
         const CostModel* cost = cost_model_of(cost_model, fallback);
+        const Graph g = graph;
+        const Cluster c = cluster;
         Result<ShardingPlan> r = with_cost_model(cost, nullptr, [&] {
           py::gil_scoped_release release;
-          return shard(graph, cluster, mesh, *cost, o);
+          return shard(g, c, mesh, *cost, o);
         });
         return unwrap(std::move(r));
       },
@@ -556,9 +558,11 @@ void bind_planning(py::module_& m) {
         StageOptions o = with_fields(std::move(options), fields);
         std::unique_ptr<CostModel> fallback;
         const CostModel* cost = cost_model_of(cost_model, fallback);
+        const Graph g = graph;
+        const Cluster c = cluster;
         Result<StagePlan> r = with_cost_model(cost, nullptr, [&] {
           py::gil_scoped_release release;
-          return plan_stages(graph, cluster, *cost, o);
+          return plan_stages(g, c, *cost, o);
         });
         return unwrap(std::move(r));
       },
