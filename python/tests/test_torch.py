@@ -145,3 +145,53 @@ def test_command_line_wrapper_still_works(tmp_path):
     assert r.returncode == 0, r.stderr
     graph = opplan.read_graph(out)
     assert len(graph) == 4
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv, permute, layer norm, MLP, layer scale with broadcasting, permute back."""
+
+    def __init__(self, c=16):
+        super().__init__()
+        self.dw = nn.Conv2d(c, c, 7, padding=3, groups=c)
+        self.norm = nn.LayerNorm(c)
+        self.fc1 = nn.Linear(c, 4 * c)
+        self.fc2 = nn.Linear(4 * c, c)
+        self.scale = nn.Parameter(torch.ones(c, 1, 1))
+
+    def forward(self, x):
+        y = self.dw(x).permute(0, 2, 3, 1)
+        y = self.fc2(torch.nn.functional.gelu(self.fc1(self.norm(y))))
+        y = self.scale * y.permute(0, 3, 1, 2)
+        return (x + y).mean(dim=(2, 3)).flatten(1)
+
+
+def test_every_op_of_a_convnext_block_is_annotated_and_shardable():
+    graph = ot.export(ConvNeXtBlock(), (torch.randn(8, 16, 8, 8),))
+    ops = [op for op in graph.ops if op.kind != "input"]
+    missing = [(op.name, op.kind) for op in ops if not op.dims]
+    assert not missing, missing
+    dw = graph.op(graph.find_op("dw"))
+    assert dw.dims == "b c i j, k q -> b k x y"
+    assert graph.op(graph.find_op("permute")).dims == "b d1 d2 d3 -> b d2 d3 d1"
+    cluster = opplan.Cluster.dgx_a100()
+
+    class FreeCommunication(opplan.AnalyticCostModel):
+        def collective_time(self, cluster, collective, group, bytes):
+            return 0.0
+
+    plan = opplan.shard(graph, cluster, opplan.make_mesh(cluster, 1, 8), cost_model=FreeCommunication())
+    # With communication free, splitting is always faster: every op that computes is split over
+    # the 8 devices, which needs an annotation on it and on every op between.
+    computing = [op for op in plan.ops if graph.op(graph.find_op(op.name)).forward.flops > 0]
+    assert len(computing) >= 8
+    assert all(op.chosen.num_shards == 8 for op in computing), [(op.name, op.chosen.name) for op in computing]
+
+
+def test_convnext_tiny_is_fully_annotated():
+    tv = pytest.importorskip("torchvision")
+    graph = ot.export(tv.models.convnext_tiny(), (torch.randn(2, 3, 224, 224),), name="convnext_tiny")
+    ops = [op for op in graph.ops if op.kind != "input"]
+    assert len(ops) == 202
+    assert [op.name for op in ops if not op.dims] == []
+    cluster = opplan.Cluster.dgx_a100()
+    opplan.shard(graph, cluster, opplan.make_mesh(cluster, 1, 2))  # every annotation is accepted

@@ -429,6 +429,94 @@ def _same_dims(rank: int, operands: int) -> str:
     return ", ".join([names] * operands) + " -> " + names
 
 
+def _names(prefix: str, rank: int) -> List[str]:
+    return [f"{prefix}{i}" for i in range(1, rank)]
+
+
+def _view_dims(name: str, node: fx.Node, out, first) -> str:
+    """The annotation of a view op that keeps the batch (first) dimension: permutes and transposes
+    rename, reshapes regroup ("b d1 d2 d3 -> b r1"); "" when it cannot be written."""
+    if first is None or len(out.shape) == 0 or len(first.shape) == 0:
+        return ""
+    rank_in, rank_out = len(first.shape), len(out.shape)
+    src = _letters(rank_in)
+    if name in ("permute", "transpose", "t", "movedim"):
+        if rank_in != rank_out:
+            return ""
+        args = list(node.args[1:])
+        try:
+            if name == "permute":
+                perm = node.kwargs.get("dims", args[0] if len(args) == 1 and isinstance(args[0], (list, tuple))
+                                       else args)
+                perm = [int(p) % rank_in for p in perm]
+            elif name == "transpose":
+                d0 = int(node.kwargs.get("dim0", args[0] if args else 0)) % rank_in
+                d1 = int(node.kwargs.get("dim1", args[1] if len(args) > 1 else 1)) % rank_in
+                perm = list(range(rank_in))
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+            elif name == "t":
+                perm = [1, 0] if rank_in == 2 else list(range(rank_in))
+            else:
+                return ""
+        except (TypeError, ValueError, IndexError):
+            return ""
+        if sorted(perm) != list(range(rank_in)) or perm[0] != 0:
+            return ""  # the batch moves: the sharding planner could not follow it
+        return f"{' '.join(src)} -> {' '.join(src[p] for p in perm)}"
+    if name in ("view", "reshape", "flatten", "unflatten", "unsqueeze", "squeeze", "view_as", "contiguous_view"):
+        if int(out.shape[0]) != int(first.shape[0]):
+            return ""
+        return f"{' '.join(src)} -> {' '.join(['b'] + _names('r', rank_out))}"
+    return ""
+
+
+def _broadcast_dims(tensors, out) -> str:
+    """Elementwise with broadcasting: operands aligned to the output from the right; an operand
+    dimension of size 1 under a larger output dimension gets a name of its own."""
+    rank = len(out.shape)
+    names = _letters(rank)
+    operands = []
+    for m in tensors:
+        r = len(m.shape)
+        if r > rank:
+            return ""
+        own = []
+        for i, size in enumerate(m.shape):
+            j = rank - r + i
+            if int(size) == int(out.shape[j]):
+                own.append(names[j])
+            elif int(size) == 1:
+                own.append(f"u{len(operands)}x{i}")
+            else:
+                return ""
+        operands.append(" ".join(own) if own else "")
+    if any(not o for o in operands):
+        return ""
+    return f"{', '.join(operands)} -> {' '.join(names)}"
+
+
+def _reduce_dims(node: fx.Node, out, first) -> str:
+    """mean / sum / amax ... over dimensions that exclude the batch: "b d1 d2 d3 -> b d1"."""
+    if first is None or len(first.shape) == 0 or len(out.shape) == 0:
+        return ""
+    rank_in = len(first.shape)
+    dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+    keepdim = node.kwargs.get("keepdim", node.args[2] if len(node.args) > 2 else False)
+    if isinstance(dim, int):
+        dim = [dim]
+    if not isinstance(dim, (list, tuple)) or not all(isinstance(d, int) for d in dim) or not isinstance(keepdim, bool):
+        return ""
+    reduced = {d % rank_in for d in dim}
+    if 0 in reduced:
+        return ""
+    src = _letters(rank_in)
+    dst = [(f"k{i}" if keepdim else None) if i in reduced else src[i] for i in range(rank_in)]
+    dst = [d for d in dst if d is not None]
+    if len(dst) != len(out.shape):
+        return ""
+    return f"{' '.join(src)} -> {' '.join(dst)}"
+
+
 class _Cost:
     """The numbers of one op, filled in by the rules."""
 
@@ -666,6 +754,7 @@ class _Exporter:
             c.kind, c.view = _VIEW_KIND.get(name, "reshape"), True
             if name == "getitem" and (first is None or _numel(out.shape) == _numel(first.shape)):
                 c.kind = "identity"  # an element of a tuple, or the whole tensor"
+            c.dims = _view_dims(name, node, out, first)
             return c
         if name in _COPY:
             c.kind = "copy"
@@ -716,6 +805,8 @@ class _Exporter:
                 c.activation = _numel(out.shape) * elem
             if tensors and all(list(m.shape) == list(out.shape) for _, m in tensors) and rank > 0:
                 c.dims = _same_dims(rank, len(tensors))
+            elif tensors and rank > 0:
+                c.dims = _broadcast_dims([m for _, m in tensors], out)
             return c
         if name in _DROPOUT:
             c.kind = "elementwise"
@@ -742,6 +833,7 @@ class _Exporter:
             c.kind = "reduce"
             in_elems = _numel(first.shape) if first is not None else out_elems
             c.fwd, c.igrad = in_elems, in_elems
+            c.dims = _reduce_dims(node, out, first)
             return c
         if name in _POOL:
             c.kind = "pool"
@@ -754,12 +846,21 @@ class _Exporter:
                 c.igrad = out_elems
             if name.startswith("max") or name.startswith("adaptive_max"):
                 c.activation = data_in_bytes
+            if rank == 4:
+                c.dims = "b c i j -> b c x y"
+            elif rank == 3:
+                c.dims = "b c i -> b c x"
             return c
         if name in ("layer_norm", "batch_norm", "group_norm", "instance_norm"):
             c.kind = "layernorm" if name == "layer_norm" else ("batchnorm" if name == "batch_norm" else "norm")
             c.fwd, c.igrad, c.wgrad = 5 * out_elems, 9 * out_elems, 3 * out_elems if params else 0
             c.activation = data_in_bytes
             c.reads_params = True
+            shape_arg = node.kwargs.get("normalized_shape", node.args[1] if len(node.args) > 1 else None)
+            if name == "layer_norm" and rank >= 2 and isinstance(shape_arg, (list, tuple)) and len(shape_arg) == 1:
+                names = _letters(rank)
+                names[-1] = "h"
+                c.dims = f"{' '.join(names)}, h -> {' '.join(names)}" if params else _same_dims(rank, 1)
             return c
         if name in ("embedding",):
             c.kind = "embedding"
@@ -788,6 +889,12 @@ class _Exporter:
                 c.dims = "b c i j, r c k -> b k x y"
             elif m.groups == 1 and isinstance(m, nn.Conv1d) and rank == 3:
                 c.dims = "b c i, r c k -> b k x"
+            elif m.groups > 1 and isinstance(m, nn.Conv2d) and rank == 4:
+                # Grouped and depthwise: each output channel k reads its group's c/g channels; the
+                # weight (k, q) holds q = c/g * kernel (+ 1 with a bias) values per output channel.
+                c.dims = "b c i j, k q -> b k x y"
+            elif m.groups > 1 and isinstance(m, nn.Conv1d) and rank == 3:
+                c.dims = "b c i, k q -> b k x"
             return c
         if isinstance(m, nn.Linear):
             c.kind = "matmul"
@@ -872,6 +979,7 @@ class _Exporter:
             return c
         if isinstance(m, (nn.Flatten, nn.Unflatten)):
             c.kind, c.view = "reshape", True
+            c.dims = _view_dims("flatten", node, out, first)
             return c
         if isinstance(m, nn.Embedding):
             c.kind = "embedding"
