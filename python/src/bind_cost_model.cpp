@@ -10,17 +10,31 @@
 namespace opplan::python {
 namespace {
 
+// Arguments for a Python override: small values are copied (the override may keep them); the
+// cluster is passed by reference (copying it per call would cost more than the call) and is only
+// valid during the call.
+template <typename T>
+py::object copy(const T& value) {
+  return py::cast(value, py::return_value_policy::copy);
+}
+template <typename T>
+py::object ref(const T& value) {
+  return py::cast(&value, py::return_value_policy::reference);
+}
+
 // Calls the Python override `name` of `self`, or `fallback()` when there is none (the C++ base's
-// method) -- for a pure method the fallback records a NotImplementedError.
-template <typename R, typename Base, typename Fallback, typename Safe, typename... Args>
+// method; for a pure one, an error saying the subclass must implement it).
+// `arguments()` builds the override's argument tuple; it runs with the GIL held.
+template <typename R, typename Base, typename Fallback, typename Safe, typename Arguments>
 R call_python(const Base* self, const PythonErrorSlot& slot, const char* name, Fallback&& fallback, Safe&& safe,
-              const Args&... args) {
+              Arguments&& arguments) {
   if (slot.failed()) return safe();
   py::gil_scoped_acquire gil;
   try {
     py::function override = py::get_override(self, name);
     if (!override) return fallback();
-    py::object result = override(args...);
+    py::tuple args = arguments();
+    py::object result = override(*args);
     return result.template cast<R>();
   } catch (py::error_already_set&) {
     slot.record(std::current_exception());
@@ -56,7 +70,7 @@ class PyCostModelT : public Base, public PythonErrorSlot {
             return Base::op_time(op, phase, device);
           }
         },
-        [] { return 0.0; }, op, phase, device);
+        [] { return 0.0; }, [&] { return py::make_tuple(copy(op), phase, copy(device)); });
   }
   double sharded_op_time(const Op& op, Phase phase, const Cluster& cluster, const Mesh& mesh,
                          int num_shards) const override {
@@ -69,7 +83,8 @@ class PyCostModelT : public Base, public PythonErrorSlot {
             return Base::sharded_op_time(op, phase, cluster, mesh, num_shards);
           }
         },
-        [] { return 0.0; }, op, phase, cluster, mesh, num_shards);
+        [] { return 0.0; },
+        [&] { return py::make_tuple(copy(op), phase, ref(cluster), copy(mesh), num_shards); });
   }
   double transfer_time(const Cluster& cluster, DeviceId src, DeviceId dst, double bytes) const override {
     return call_python<double>(
@@ -81,7 +96,7 @@ class PyCostModelT : public Base, public PythonErrorSlot {
             return Base::transfer_time(cluster, src, dst, bytes);
           }
         },
-        [] { return 0.0; }, cluster, src, dst, bytes);
+        [] { return 0.0; }, [&] { return py::make_tuple(ref(cluster), src, dst, bytes); });
   }
   double collective_time(const Cluster& cluster, Collective collective, const std::vector<DeviceId>& group,
                          double bytes) const override {
@@ -94,7 +109,7 @@ class PyCostModelT : public Base, public PythonErrorSlot {
             return Base::collective_time(cluster, collective, group, bytes);
           }
         },
-        [] { return 0.0; }, cluster, collective, group, bytes);
+        [] { return 0.0; }, [&] { return py::make_tuple(ref(cluster), collective, group, bytes); });
   }
   OpMemory op_memory(const Op& op) const override {
     return call_python<OpMemory>(
@@ -106,7 +121,7 @@ class PyCostModelT : public Base, public PythonErrorSlot {
             return Base::op_memory(op);
           }
         },
-        [] { return OpMemory{}; }, op);
+        [] { return OpMemory{}; }, [&] { return py::make_tuple(copy(op)); });
   }
 };
 

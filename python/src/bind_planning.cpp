@@ -117,11 +117,14 @@ class Monitored {
 
  private:
   void report(const PlanProgress& p) {
-    if (error_ || interrupted_ || progress_.is_none()) return;
+    if (error_ || interrupted_) return;
     py::gil_scoped_acquire gil;
     try {
-      progress_(p);
-      if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // a user's own SIGINT handler
+      // A copy: the callback may keep the report.
+      if (!progress_.is_none()) progress_(py::cast(p, py::return_value_policy::copy));
+      // Python-level signal handlers (a user's own SIGINT handler, SIGTERM, ...) run here, on the
+      // main thread; a KeyboardInterrupt they raise stops the search.
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     } catch (py::error_already_set& e) {
       if (e.matches(PyExc_KeyboardInterrupt)) {
         interrupted_ = true;
@@ -139,7 +142,7 @@ class Monitored {
     if (error_) return std::numeric_limits<double>::infinity();
     py::gil_scoped_acquire gil;
     try {
-      return score_(py::cast(&s, py::return_value_policy::reference)).cast<double>();
+      return score_(py::cast(s, py::return_value_policy::copy)).cast<double>();  // the function may keep it
     } catch (py::error_already_set& e) {
       if (e.matches(PyExc_KeyboardInterrupt)) {
         interrupted_ = true;
