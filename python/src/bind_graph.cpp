@@ -261,7 +261,89 @@ void bind_graph(py::module_& m) {
       .def_readwrite("classes", &WideResNetConfig::classes)
       .def_readwrite("micro_batch", &WideResNetConfig::micro_batch)
       .def_readwrite("dtype", &WideResNetConfig::dtype);
-  m.def("wide_resnet_config", &wide_resnet_config, py::arg("size"));
+  m.def("wide_resnet_config", &wide_resnet_config, py::arg("size"), "Alpa's sizes \"250M\" ... \"13B\"; None otherwise.");
+
+  py::class_<MoeConfig> moe(m, "MoeConfig", "A GShard mixture-of-experts transformer (build_gshard_moe()).");
+  def_kwargs_init<MoeConfig>(moe);
+  moe.def_readwrite("name", &MoeConfig::name)
+      .def_readwrite("hidden", &MoeConfig::hidden)
+      .def_readwrite("layers", &MoeConfig::layers)
+      .def_readwrite("heads", &MoeConfig::heads)
+      .def_readwrite("experts", &MoeConfig::experts)
+      .def_readwrite("ffn_hidden", &MoeConfig::ffn_hidden)
+      .def_readwrite("top_k", &MoeConfig::top_k)
+      .def_readwrite("capacity_factor", &MoeConfig::capacity_factor)
+      .def_readwrite("expert_group", &MoeConfig::expert_group)
+      .def_readwrite("seq_len", &MoeConfig::seq_len)
+      .def_readwrite("vocab", &MoeConfig::vocab)
+      .def_readwrite("micro_batch", &MoeConfig::micro_batch)
+      .def_readwrite("dtype", &MoeConfig::dtype);
+  m.def("gshard_moe_config", &gshard_moe_config, py::arg("size"), "Alpa's sizes \"380M\" ... \"70B\"; None otherwise.");
+  m.def(
+      "build_gshard_moe", [](const MoeConfig& c) { return unwrap(build_gshard_moe(c)); }, py::arg("config"));
+
+  py::class_<LlamaConfig> llama(m, "LlamaConfig", "A Llama-3-style decoder (build_llama()).");
+  def_kwargs_init<LlamaConfig>(llama);
+  llama.def_readwrite("name", &LlamaConfig::name)
+      .def_readwrite("hidden", &LlamaConfig::hidden)
+      .def_readwrite("layers", &LlamaConfig::layers)
+      .def_readwrite("heads", &LlamaConfig::heads)
+      .def_readwrite("kv_heads", &LlamaConfig::kv_heads)
+      .def_readwrite("ffn_hidden", &LlamaConfig::ffn_hidden)
+      .def_readwrite("seq_len", &LlamaConfig::seq_len)
+      .def_readwrite("vocab", &LlamaConfig::vocab)
+      .def_readwrite("micro_batch", &LlamaConfig::micro_batch)
+      .def_readwrite("dtype", &LlamaConfig::dtype);
+  m.def("llama3_config", &llama3_config, py::arg("size"), "\"8B\" or \"70B\"; None otherwise.");
+  m.def(
+      "build_llama", [](const LlamaConfig& c) { return unwrap(build_llama(c)); }, py::arg("config"));
+
+  py::class_<DeepSeekConfig> deepseek(m, "DeepSeekConfig", "A DeepSeek-V3-style decoder (build_deepseek()).");
+  def_kwargs_init<DeepSeekConfig>(deepseek);
+  deepseek.def_readwrite("name", &DeepSeekConfig::name)
+      .def_readwrite("hidden", &DeepSeekConfig::hidden)
+      .def_readwrite("layers", &DeepSeekConfig::layers)
+      .def_readwrite("dense_layers", &DeepSeekConfig::dense_layers)
+      .def_readwrite("heads", &DeepSeekConfig::heads)
+      .def_readwrite("q_lora_rank", &DeepSeekConfig::q_lora_rank)
+      .def_readwrite("kv_lora_rank", &DeepSeekConfig::kv_lora_rank)
+      .def_readwrite("qk_nope_dim", &DeepSeekConfig::qk_nope_dim)
+      .def_readwrite("qk_rope_dim", &DeepSeekConfig::qk_rope_dim)
+      .def_readwrite("v_head_dim", &DeepSeekConfig::v_head_dim)
+      .def_readwrite("dense_ffn_hidden", &DeepSeekConfig::dense_ffn_hidden)
+      .def_readwrite("expert_ffn_hidden", &DeepSeekConfig::expert_ffn_hidden)
+      .def_readwrite("routed_experts", &DeepSeekConfig::routed_experts)
+      .def_readwrite("active_experts", &DeepSeekConfig::active_experts)
+      .def_readwrite("shared_experts", &DeepSeekConfig::shared_experts)
+      .def_readwrite("capacity_factor", &DeepSeekConfig::capacity_factor)
+      .def_readwrite("seq_len", &DeepSeekConfig::seq_len)
+      .def_readwrite("vocab", &DeepSeekConfig::vocab)
+      .def_readwrite("micro_batch", &DeepSeekConfig::micro_batch)
+      .def_readwrite("dtype", &DeepSeekConfig::dtype);
+  m.def("deepseek_v3_config", &deepseek_v3_config, py::arg("size"), "\"671B\"; None otherwise.");
+  m.def(
+      "build_deepseek", [](const DeepSeekConfig& c) { return unwrap(build_deepseek(c)); }, py::arg("config"));
+
+  def_enum<BranchyModel>(m, "BranchyModel", "The branch-rich benchmark graphs.",
+                         [](const std::string& s) -> std::optional<BranchyModel> {
+                           for (BranchyModel b : {BranchyModel::kInceptionStack, BranchyModel::kMoeStack,
+                                                  BranchyModel::kTwoTower})
+                             if (s == to_string(b)) return b;
+                           return std::nullopt;
+                         })
+      .value("INCEPTION_STACK", BranchyModel::kInceptionStack)
+      .value("MOE_STACK", BranchyModel::kMoeStack)
+      .value("TWO_TOWER", BranchyModel::kTwoTower);
+  py::class_<BranchyConfig> branchy(m, "BranchyConfig", "A branch-rich graph (build_branchy()).");
+  def_kwargs_init<BranchyConfig>(branchy);
+  branchy.def_readwrite("model", &BranchyConfig::model)
+      .def_readwrite("name", &BranchyConfig::name)
+      .def_readwrite("blocks", &BranchyConfig::blocks)
+      .def_readwrite("branches", &BranchyConfig::branches)
+      .def_readwrite("hidden", &BranchyConfig::hidden)
+      .def_readwrite("tokens", &BranchyConfig::tokens);
+  m.def(
+      "build_branchy", [](const BranchyConfig& c) { return unwrap(build_branchy(c)); }, py::arg("config"));
   m.def(
       "build_wide_resnet", [](const WideResNetConfig& c) { return unwrap(build_wide_resnet(c)); }, py::arg("config"));
 }

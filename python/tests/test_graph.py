@@ -171,3 +171,18 @@ def test_zoo():
     small = opplan.build_transformer(cfg)
     assert len(small) < len(g)
     assert opplan.gpt3_config("7T") is None
+
+
+def test_zoo_builders():
+    moe = opplan.gshard_moe_config("380M")
+    moe.layers = 2
+    assert any(op.kind for op in opplan.build_gshard_moe(moe).ops)
+    llama = opplan.LlamaConfig(hidden=256, layers=2, heads=4, kv_heads=2, ffn_hidden=512, seq_len=128, vocab=1000)
+    g = opplan.build_llama(llama)
+    g.validate()
+    assert len([op for op in g.ops if op.layer == "layer1"]) == len([op for op in g.ops if op.layer == "layer0"]) > 0
+    tower = opplan.build_branchy(opplan.BranchyConfig(model="two-tower", blocks=2))
+    assert tower.name == "two-tower"
+    with pytest.raises(opplan.InvalidArgumentError):
+        opplan.build_llama(opplan.LlamaConfig(heads=0))
+    assert opplan.deepseek_v3_config("671B").routed_experts == 256
