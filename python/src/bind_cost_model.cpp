@@ -150,8 +150,8 @@ void bind_cost_model(py::module_& m) {
       "How long things take and how much memory they use; every planner asks only the cost model.\n\n"
       "Subclass it in Python and implement every method (op_time, sharded_op_time, transfer_time, "
       "collective_time, op_memory), or subclass AnalyticCostModel and override only some. Call "
-      "super().__init__(). Methods are called from the planning thread with the GIL held; the objects "
-      "passed in are only valid during the call. An exception raised by a method stops the search and "
+      "super().__init__(). Methods are called from the planning thread with the GIL held; the op, device "
+      "and mesh passed in are copies, the cluster is valid only during the call. An exception raised by a method stops the search and "
       "is raised by the call that planned.")
       .def(py::init<>())
       .def("op_time", &CostModel::op_time, py::arg("op"), py::arg("phase"), py::arg("device"),
