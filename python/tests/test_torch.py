@@ -195,3 +195,20 @@ def test_convnext_tiny_is_fully_annotated():
     assert [op.name for op in ops if not op.dims] == []
     cluster = opplan.Cluster.dgx_a100()
     opplan.shard(graph, cluster, opplan.make_mesh(cluster, 1, 2))  # every annotation is accepted
+
+
+@pytest.mark.skipif(not opplan.onnx_import_available(), reason="built without ONNX")
+def test_torch_onnx_export_then_plan(tmp_path):
+    # The other road in: torch.onnx.export writes the file, opplan.read_graph knows it by content.
+    import warnings
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 10))
+    path = tmp_path / "tiny.model"  # no .onnx extension on purpose
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, 3, 8, 8),), str(path), opset_version=13)
+    graph = opplan.read_graph(path)
+    assert [op.kind for op in graph.ops] == ["input", "conv", "elementwise", "reshape", "matmul"]
+    conv = next(op for op in graph.ops if op.kind == "conv")
+    assert conv.forward.flops >= 2 * 2 * 8 * 6 * 6 * 3 * 9  # the MACs of the convolution, twice
+    plan = opplan.plan(graph, opplan.Cluster.dgx_a100(), micro_batches=2, strategy="operator-level", time_limit=60)
+    assert plan.verified
