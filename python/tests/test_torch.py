@@ -94,7 +94,12 @@ def test_torchvision_shufflenet_and_a_small_vit():
                             num_classes=10)
     graph = ot.export(vit, (torch.randn(2, 3, 32, 32),), name="vit")
     graph.validate()
-    assert sum(op.kind == "attention" for op in graph.ops) == 2
+    attention = [op for op in graph.ops if op.kind == "attention"]
+    assert len(attention) == 2
+    # Self-attention reads x three times: one data operand, the projections as one parameter.
+    assert all(op.dims == "b s h, h w -> b s h" for op in attention)
+    cluster = opplan.Cluster.dgx_a100()
+    opplan.shard(graph, cluster, opplan.make_mesh(cluster, 2, 4))  # the annotations are accepted
 
 
 def test_plan_a_module():
@@ -212,3 +217,28 @@ def test_torch_onnx_export_then_plan(tmp_path):
     assert conv.forward.flops >= 2 * 2 * 8 * 6 * 6 * 3 * 9  # the MACs of the convolution, twice
     plan = opplan.plan(graph, opplan.Cluster.dgx_a100(), micro_batches=2, strategy="operator-level", time_limit=60)
     assert plan.verified
+
+
+def test_concat_along_channels_carries_the_batch_split():
+    class Branches(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv2d(8, 8, 1)
+            self.b = nn.Conv2d(8, 16, 3, padding=1)
+            self.head = nn.Conv2d(24, 8, 1)
+
+        def forward(self, x):
+            return self.head(torch.cat([self.a(x), self.b(x)], dim=1))
+
+    graph = ot.export(Branches(), (torch.randn(8, 8, 6, 6),))
+    cat = graph.op(graph.find_op("cat"))
+    assert cat.dims == "b j0 d2 d3, b j1 d2 d3 -> b d1 d2 d3"
+
+    class FreeCommunication(opplan.AnalyticCostModel):
+        def collective_time(self, cluster, collective, group, bytes):
+            return 0.0
+
+    cluster = opplan.Cluster.dgx_a100()
+    plan = opplan.shard(graph, cluster, opplan.make_mesh(cluster, 1, 8), cost_model=FreeCommunication())
+    convs = [op for op in plan.ops if op.name in ("a", "b", "head")]
+    assert len(convs) == 3 and all(op.chosen.num_shards == 8 for op in convs), [(o.name, o.chosen.name) for o in convs]

@@ -495,6 +495,26 @@ def _broadcast_dims(tensors, out) -> str:
     return f"{', '.join(operands)} -> {' '.join(names)}"
 
 
+def _concat_dims(node: fx.Node, out, tensors) -> str:
+    """torch.cat along a dimension other than the batch: every operand keeps the output's names
+    except along the joined dimension, which has a name per operand ("b c0 i j, b c1 i j -> b c i j"),
+    so a batch split carries through; the joined names are not split-through names."""
+    rank = len(out.shape)
+    dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+    if not isinstance(dim, int) or rank < 2 or len(tensors) < 2 or any(len(m.shape) != rank for m in tensors):
+        return ""
+    dim %= rank
+    if dim == 0:
+        return ""
+    names = _letters(rank)
+    operands = []
+    for i, _ in enumerate(tensors):
+        own = list(names)
+        own[dim] = f"j{i}"
+        operands.append(" ".join(own))
+    return f"{', '.join(operands)} -> {' '.join(names)}"
+
+
 def _reduce_dims(node: fx.Node, out, first) -> str:
     """mean / sum / amax ... over dimensions that exclude the batch: "b d1 d2 d3 -> b d1"."""
     if first is None or len(first.shape) == 0 or len(out.shape) == 0:
@@ -721,6 +741,8 @@ class _Exporter:
         operands = cost.dims.split("->")[0].split(",")
         data_operands = [o for o in operands if o.strip() and o.split()[0] == "b"]
         tensor_inputs = [n for n in inputs if n.op != "get_attr" and _tensor(n.meta.get("tensor_meta")) is not None]
+        if cost.kind == "attention":  # one operand per distinct input (self-attention reads x three times)
+            tensor_inputs = list(dict.fromkeys(tensor_inputs))
         if len(tensor_inputs) != len(data_operands) or len(set(tensor_inputs)) != len(tensor_inputs):
             return False
         if any(n not in self.op_nodes for n in tensor_inputs) or tensor_inputs != producers:
@@ -762,6 +784,8 @@ class _Exporter:
             return c
         if name in _CONCAT:
             c.kind = "concat"
+            if name in ("cat", "concat"):
+                c.dims = _concat_dims(node, out, [m for m in in_metas if m is not None])
             return c
         if name in _MATMUL or name == "linear":
             tensors = [m for m in in_metas if m is not None]
@@ -1029,8 +1053,27 @@ class _Exporter:
             b = 1
         elem = torch.empty((), dtype=out.dtype).element_size()
         c = _Cost("attention")
-        return self._attention_cost(c, b * lq, b * lk, m.embed_dim, m.kdim, m.vdim, m.num_heads, b * lq * lk,
-                                    elem, m.in_proj_bias is not None, m.out_proj.bias is not None, data_in_bytes)
+        c = self._attention_cost(c, b * lq, b * lk, m.embed_dim, m.kdim, m.vdim, m.num_heads, b * lq * lk,
+                                 elem, m.in_proj_bias is not None, m.out_proj.bias is not None, data_in_bytes)
+        # Batch-first self- or cross-attention on [b, s, h]: one data operand per distinct input
+        # (query, then key / value), and the projection weights as one parameter operand "h w"
+        # (w solved from param_bytes), so a batch split carries through and data parallelism
+        # all-reduces the weight gradients.
+        if m.batch_first and len(q.shape) == 3 and m.kdim == m.embed_dim and m.vdim == m.embed_dim:
+            distinct = []
+            try:
+                bound = inspect.signature(m.forward).bind(*node.args, **node.kwargs).arguments
+                sources = [bound.get("query"), bound.get("key"), bound.get("value")]
+            except TypeError:
+                sources = []
+            for n in sources:
+                if isinstance(n, fx.Node) and n not in distinct:
+                    distinct.append(n)
+            others = [n for n in self._inputs(node) if n not in distinct and n.op != "get_attr"]
+            if distinct and not others:
+                data = ["b s h"] + ["b t h"] * (len(distinct) - 1)
+                c.dims = f"{', '.join(data)}, h w -> b s h"
+        return c
 
     def _swin_attention(self, node, out, first, data_in_bytes) -> _Cost:
         args = list(node.args)
