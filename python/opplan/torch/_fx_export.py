@@ -740,6 +740,9 @@ class _Exporter:
             return False
         operands = cost.dims.split("->")[0].split(",")
         data_operands = [o for o in operands if o.strip() and o.split()[0] == "b"]
+        if cost.kind == "attention":  # inputs that are not batched (a position bias) are fed by edges too
+            data_operands = operands[:len(list(dict.fromkeys(
+                n for n in inputs if n.op != "get_attr" and _tensor(n.meta.get("tensor_meta")) is not None)))]
         tensor_inputs = [n for n in inputs if n.op != "get_attr" and _tensor(n.meta.get("tensor_meta")) is not None]
         if cost.kind == "attention":  # one operand per distinct input (self-attention reads x three times)
             tensor_inputs = list(dict.fromkeys(tensor_inputs))
@@ -1092,8 +1095,20 @@ class _Exporter:
         c = _Cost("attention")
         has_qkv_bias = values.get("qkv_bias") is not None
         has_proj_bias = values.get("proj_bias") is not None
-        return self._attention_cost(c, tokens, tokens, ch, ch, ch, heads, tokens * per_window, elem,
-                                    has_qkv_bias, has_proj_bias, data_in_bytes)
+        c = self._attention_cost(c, tokens, tokens, ch, ch, ch, heads, tokens * per_window, elem,
+                                 has_qkv_bias, has_proj_bias, data_in_bytes)
+        # Windows never cross images: the batch splits. Operands: the input [b, h, w, c], the
+        # relative position bias another op computes (replicated), the projections "c w".
+        data = [n for n in dict.fromkeys(self._inputs(node)) if n.op != "get_attr"]
+        if data and data[0] is values.get("input"):
+            operands = ["b i j c"]
+            for n in data[1:]:
+                meta = _tensor(n.meta.get("tensor_meta"))
+                if meta is None or n is not values.get("relative_position_bias"):
+                    return c
+                operands.append(" ".join(f"z{k}" for k in range(len(meta.shape))))
+            c.dims = f"{', '.join(operands)}, c w -> b i j c"
+        return c
 
 
 def _where(node: fx.Node) -> str:
