@@ -73,10 +73,11 @@ The numbers per op (all for the whole op, one micro-batch = the example inputs)
   average pooling keep nothing; max pooling keeps its input; an embedding keeps its indices.
 - ``shape`` / ``dtype``: of the output tensor (an op with several tensor outputs has shape ``[]``
   and lists them in the ``x-outputs`` extension; ``getitem`` ops pick one).
-- ``dims``: given for linear layers, 1-D and 2-D convolutions with ``groups == 1``, batch and layer
-  norm over the channel / last dimension, elementwise ops and softmax over the last dimension whose
-  inputs have the output's shape, pooling on NCHW, and matmuls of two activations with equal batch
-  dimensions; empty otherwise (the sharding planner then keeps the op whole).
+- ``dims``: given for linear layers, 1-D and 2-D convolutions (grouped and depthwise too), batch and
+  layer norm over the channel / last dimension, elementwise ops (with broadcasting), softmax over the
+  last dimension, pooling, reductions, permutes and reshapes that keep the batch, channel
+  concatenation, batch-first attention, and matmuls of two activations with equal batch dimensions;
+  empty otherwise (the sharding planner then keeps the op whole). docs/torch-export.md lists them.
 - ``layer``: the outermost enclosing module that is not a container (Sequential, ModuleList,
   ModuleDict), has children and whose class occurs more than once (a ResNet bottleneck
   ``layer1.0``, a transformer layer ``encoder.layers.3``); empty for ops outside such blocks.
