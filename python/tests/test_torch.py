@@ -242,3 +242,13 @@ def test_concat_along_channels_carries_the_batch_split():
     plan = opplan.shard(graph, cluster, opplan.make_mesh(cluster, 1, 8), cost_model=FreeCommunication())
     convs = [op for op in plan.ops if op.name in ("a", "b", "head")]
     assert len(convs) == 3 and all(op.chosen.num_shards == 8 for op in convs), [(o.name, o.chosen.name) for o in convs]
+
+
+def test_export_on_the_meta_device_matches_the_cpu():
+    # Only shapes are needed: a module and inputs on the meta device give the same graph without
+    # computing anything (large batches, large models, a slow BLAS).
+    tv = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    cpu = ot.export(tv.models.shufflenet_v2_x0_5(), (torch.randn(2, 3, 224, 224),), name="s")
+    meta = ot.export(tv.models.shufflenet_v2_x0_5().to("meta"), (torch.randn(2, 3, 224, 224, device="meta"),), name="s")
+    assert meta.ops == cpu.ops and meta.edges == cpu.edges
