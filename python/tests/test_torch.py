@@ -252,3 +252,27 @@ def test_export_on_the_meta_device_matches_the_cpu():
     cpu = ot.export(tv.models.shufflenet_v2_x0_5(), (torch.randn(2, 3, 224, 224),), name="s")
     meta = ot.export(tv.models.shufflenet_v2_x0_5().to("meta"), (torch.randn(2, 3, 224, 224, device="meta"),), name="s")
     assert meta.ops == cpu.ops and meta.edges == cpu.edges
+
+
+def test_broadcast_operands_bind_in_edge_order():
+    class RelativeBias(nn.Module):
+        """MaxViT's pattern: a position bias computed by another op, broadcast over the batch."""
+
+        def __init__(self):
+            super().__init__()
+            self.table = nn.Parameter(torch.zeros(1, 2, 5, 5))
+            self.scale = nn.Parameter(torch.ones(2, 1, 1))
+
+        def forward(self, scores):
+            bias = self.table * 2.0
+            return self.scale * (scores + bias)  # the parameter first in the source
+
+    graph = ot.export(RelativeBias(), (torch.randn(4, 2, 5, 5),))
+    add = graph.op(graph.find_op("add"))
+    assert add.dims == "b d1 d2 d3, u1x0 d1 d2 d3 -> b d1 d2 d3"
+    # The in-edge feeds operand 0: the data, not the parameter written first in the source.
+    mul = graph.op(graph.find_op("mul_1"))
+    assert mul.dims == "b d1 d2 d3, d1 u1x1 u1x2 -> b d1 d2 d3"
+    cluster = opplan.Cluster.dgx_a100()
+    plan = opplan.shard(graph, cluster, opplan.make_mesh(cluster, 1, 4))
+    assert len(plan.ops) == len(graph)

@@ -550,6 +550,7 @@ class _Cost:
         self.view = False
         self.dims = ""
         self.reads_params = False
+        self.edge_operands: Optional[int] = None  # operands fed by edges, when not the "b ..." ones
 
 
 def _tensor(meta) -> Optional[TensorMetadata]:
@@ -741,6 +742,8 @@ class _Exporter:
             return False
         operands = cost.dims.split("->")[0].split(",")
         data_operands = [o for o in operands if o.strip() and o.split()[0] == "b"]
+        if cost.edge_operands is not None:  # broadcast operands fed by edges need not start with the batch
+            data_operands = operands[:cost.edge_operands]
         if cost.kind == "attention":  # inputs that are not batched (a position bias) are fed by edges too
             data_operands = operands[:len(list(dict.fromkeys(
                 n for n in inputs if n.op != "get_attr" and _tensor(n.meta.get("tensor_meta")) is not None)))]
@@ -834,7 +837,11 @@ class _Exporter:
             if tensors and all(list(m.shape) == list(out.shape) for _, m in tensors) and rank > 0:
                 c.dims = _same_dims(rank, len(tensors))
             elif tensors and rank > 0:
-                c.dims = _broadcast_dims([m for _, m in tensors], out)
+                # Operands fed by edges first, in edge order (the sharding planner binds in-edges to
+                # operands in order), then parameters fetched by get_attr (ConvNeXt's layer scale).
+                ordered = [t for t in tensors if t[0].op != "get_attr"] + [t for t in tensors if t[0].op == "get_attr"]
+                c.dims = _broadcast_dims([m for _, m in ordered], out)
+                c.edge_operands = sum(1 for n, _ in ordered if n.op != "get_attr")
             return c
         if name in _DROPOUT:
             c.kind = "elementwise"
