@@ -39,15 +39,21 @@ class Constant(opplan.CostModel):
         return opplan.OpMemory(parameters=1e6, activations=1e6)
 
 
-def test_analytic_model_is_the_roofline():
+def test_analytic_model_options_and_roofline():
     model = opplan.AnalyticCostModel()
     device = opplan.Cluster.dgx_a100().device(0)
-    op = opplan.Op(forward=opplan.PhaseCost(flops=1e12, bytes=1e6))
-    expected = max(1e12 / (device.peak_flops * 0.5), 1e6 / (device.memory_bandwidth * 0.8)) + 5e-6
-    assert model.op_time(op, opplan.Phase.FORWARD, device) == pytest.approx(expected)
-    tuned = opplan.AnalyticCostModel(compute_efficiency=1.0, launch_overhead=0.0)
-    assert tuned.op_time(op, "forward", device) == pytest.approx(1e12 / device.peak_flops)
-    assert tuned.options.compute_efficiency == 1.0
+    # A memory-bound phase (no FLOPs) takes its bytes over the reachable bandwidth, plus the launch.
+    copy_op = opplan.Op(forward=opplan.PhaseCost(bytes=1e9))
+    expected = 1e9 / (device.memory_bandwidth * model.options.memory_efficiency) + model.options.launch_overhead
+    assert model.op_time(copy_op, opplan.Phase.FORWARD, device) == pytest.approx(expected)
+    # The launch overhead is added to every non-empty phase; an empty phase costs nothing.
+    compute_op = opplan.Op(forward=opplan.PhaseCost(flops=1e12, bytes=1e6))
+    slow_launch = opplan.AnalyticCostModel(launch_overhead=1e-3)
+    no_launch = opplan.AnalyticCostModel(launch_overhead=0.0)
+    assert slow_launch.op_time(compute_op, "forward", device) - no_launch.op_time(compute_op, "forward", device) == \
+        pytest.approx(1e-3)
+    assert model.op_time(compute_op, opplan.Phase.WEIGHT_GRAD, device) == 0.0
+    assert no_launch.options.launch_overhead == 0.0
     with pytest.raises(ValueError, match="compute_efficiency"):
         opplan.AnalyticCostModel(compute_efficiency=2.0)
 
