@@ -49,6 +49,10 @@ int report_error(std::string_view message);
 inline constexpr const char* kDefaultModel = "gpt3-1.3b";
 inline constexpr const char* kDefaultPreset = "dgx-a100";
 
+// A graph file recognised by its content, not its name: opplan's graph JSON or an ONNX model. A
+// file that is neither fails with kParseError naming both formats.
+Result<Graph> read_graph_file(const std::string& path);
+
 // The graph of a subcommand: `graph_file` if given, else the zoo model `model` (kDefaultModel when
 // empty). On failure the error is reported (naming the file or listing the known models) and
 // nullopt returned. `source` (optional) receives the file name or "built-in model".

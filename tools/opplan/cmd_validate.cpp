@@ -24,7 +24,7 @@ int run_validate(const ValidateArgs& args) {
   std::string text;
   int exit_code = kExitOk;
 
-  auto graph = read_graph_json(args.graph_file);
+  auto graph = read_graph_file(args.graph_file);
   if (!graph.ok()) {
     exit_code = report_error(graph.status(), args.graph_file);
   } else {
@@ -62,7 +62,7 @@ int run_validate(const ValidateArgs& args) {
 Command add_validate_command(CLI::App& parent) {
   auto args = std::make_shared<ValidateArgs>();
   CLI::App* app = parent.add_subcommand("validate", "Read and check a graph file and optionally a cluster file");
-  app->add_option("GRAPH", args->graph_file, "Graph JSON file (docs/file-formats.md)")->required();
+  app->add_option("GRAPH", args->graph_file, "Graph file: opplan JSON (docs/file-formats.md) or ONNX")->required();
   app->add_option("CLUSTER", args->cluster_file, "Cluster JSON file");
   app->add_flag("--json", args->json, "Print one JSON object instead of text");
   return {app, [args] { return run_validate(*args); }};

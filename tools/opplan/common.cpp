@@ -1,6 +1,8 @@
 // Error reporting and human-readable units shared by the subcommands.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -9,13 +11,14 @@
 
 #include <opplan/io.hpp>
 #include <opplan/models.hpp>
+#include <opplan/onnx.hpp>
 
 #include "cli.hpp"
 
 namespace opplan::cli {
 
 void add_graph_options(CLI::App& app, std::string& graph_file, std::string& model, const std::string& graph_name) {
-  auto* graph = app.add_option(graph_name, graph_file, "Graph JSON file (docs/file-formats.md)");
+  auto* graph = app.add_option(graph_name, graph_file, "Graph file: opplan JSON (docs/file-formats.md) or ONNX");
   auto* zoo = app.add_option("-m,--model", model,
                              fmt::format("Built-in model instead of a graph file (default {}): {}", kDefaultModel,
                                          fmt::join(zoo_names(), ", ")));
@@ -30,8 +33,28 @@ void add_cluster_options(CLI::App& app, std::string& cluster_file, std::string& 
   cluster->excludes(named);
 }
 
+Result<Graph> read_graph_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return read_graph_json(path);  // its message says why the file cannot be read
+  char head[64] = {};
+  in.read(head, sizeof(head));
+  const std::size_t n = static_cast<std::size_t>(in.gcount());
+  std::size_t i = 0;
+  if (n >= 3 && head[0] == '\xEF' && head[1] == '\xBB' && head[2] == '\xBF') i = 3;  // UTF-8 byte order mark
+  while (i < n && std::isspace(static_cast<unsigned char>(head[i]))) ++i;
+  // Text that starts like JSON (or nothing at all) goes to the JSON reader, whose errors say where
+  // it is malformed.
+  if (i == n || head[i] == '{' || head[i] == '[') return read_graph_json(path);
+  // An ONNX model is a ModelProto whose first field is ir_version (field 1, varint): tag byte 0x08.
+  if (head[0] == '\x08') return read_onnx_graph(path);
+  return Status(StatusCode::kParseError,
+                fmt::format("{}: not a graph file: expected an opplan graph JSON file (docs/file-formats.md) or an "
+                            "ONNX model (.onnx, protobuf)",
+                            path));
+}
+
 std::optional<Graph> load_graph(const std::string& graph_file, const std::string& model, std::string* source) {
-  auto graph = graph_file.empty() ? zoo_model(model.empty() ? kDefaultModel : model) : read_graph_json(graph_file);
+  auto graph = graph_file.empty() ? zoo_model(model.empty() ? kDefaultModel : model) : read_graph_file(graph_file);
   if (!graph.ok()) {
     report_error(graph.status(), graph_file);
     return std::nullopt;
