@@ -171,12 +171,22 @@ void bind_cost_model(py::module_& m) {
       .def_readwrite("memory_efficiency", &AnalyticCostModel::Options::memory_efficiency)
       .def_readwrite("launch_overhead", &AnalyticCostModel::Options::launch_overhead)
       .def_readwrite("param_memory_factor", &AnalyticCostModel::Options::param_memory_factor)
-      .def_readwrite("alpa_all_to_all_penalty", &AnalyticCostModel::Options::alpa_all_to_all_penalty);
+      .def_readwrite("alpa_all_to_all_penalty", &AnalyticCostModel::Options::alpa_all_to_all_penalty)
+      .def_readwrite("efficiency_half_dim", &AnalyticCostModel::Options::efficiency_half_dim)
+      .def_readwrite("device_efficiency", &AnalyticCostModel::Options::device_efficiency)
+      .def_readwrite("allow_tf32", &AnalyticCostModel::Options::allow_tf32)
+      .def_readwrite("optimizer", &AnalyticCostModel::Options::optimizer)
+      .def_readwrite("custom_bytes_per_parameter", &AnalyticCostModel::Options::custom_bytes_per_parameter)
+      .def_readwrite("nvlink_bus_efficiency", &AnalyticCostModel::Options::nvlink_bus_efficiency)
+      .def_readwrite("network_bus_efficiency", &AnalyticCostModel::Options::network_bus_efficiency)
+      .def_readwrite("dtype_peaks", &AnalyticCostModel::Options::dtype_peaks)
+      .def_static("alpa", &AnalyticCostModel::Options::Alpa, "The model of Alpa's paper (cost_model.hpp).");
 
   py::class_<AnalyticCostModel, CostModel, PyAnalyticCostModel>(
       m, "AnalyticCostModel",
-      "The default model: roofline compute, alpha-beta ring collectives, parameters times "
-      "param_memory_factor. Subclass it to override only what you measure.")
+      "The default model: dtype-aware roofline with shape-dependent matmul efficiency, NCCL-like collectives, "
+      "training memory from the optimizer (calibrated: docs/calibration.md). Subclass it to override only what you "
+      "measure.")
       .def(py::init<>())
       .def(py::init([](const AnalyticCostModel::Options& o) {
              std::string error;
@@ -197,8 +207,7 @@ void bind_cost_model(py::module_& m) {
              if (!o.IsValid(&error)) throw py::value_error(error);
              return new PyAnalyticCostModel(o);
            }),
-           "AnalyticCostModel(compute_efficiency=0.5, memory_efficiency=0.8, launch_overhead=5e-6, "
-           "param_memory_factor=1.0, alpa_all_to_all_penalty=False)")
+           "AnalyticCostModel(**fields of AnalyticCostModelOptions)")
       .def_property_readonly("options", &AnalyticCostModel::options);
 }
 

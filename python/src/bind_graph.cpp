@@ -135,6 +135,8 @@ void bind_graph(py::module_& m) {
       .def(py::init<>())
       .def(py::init<std::string>(), py::arg("name"))
       .def_property("name", &Graph::name, &Graph::set_name)
+      .def_property("samples", &Graph::samples, &Graph::set_samples, "Samples per micro-batch the costs are for (0: not recorded).")
+      .def_property("sequence_length", &Graph::sequence_length, &Graph::set_sequence_length, "Tokens per sample (0: not recorded).")
       .def("add_op", &Graph::add_op, py::arg("op"), "Adds an op; returns its id. Values are checked by validate().")
       .def(
           "add_edge",

@@ -57,6 +57,8 @@ void bind_cost_model(py::module_& m);
 void bind_schedule(py::module_& m);
 void bind_pipeline(py::module_& m);
 void bind_planning(py::module_& m);
+void bind_training(py::module_& m);  // before bind_cost_model: its options name Optimizer
+void bind_evaluate(py::module_& m);
 
 // Raises the opplan exception that matches the status code (opplan.Error and its subclasses),
 // carrying the status message and `code` ("invalid argument", ...).

@@ -56,8 +56,10 @@ PYBIND11_MODULE(_opplan, m) {
   bind_errors(m);
   bind_graph(m);
   bind_cluster(m);
+  bind_training(m);
   bind_cost_model(m);
   bind_schedule(m);
   bind_pipeline(m);
   bind_planning(m);
+  bind_evaluate(m);
 }
