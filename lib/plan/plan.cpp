@@ -144,6 +144,8 @@ Result<Plan> hierarchical(const Graph& graph, const Cluster& input_cluster, cons
   const char* name = pipeline_only ? "pipeline-only" : "hierarchical";
   StageOptions so;
   so.num_microbatches = o.micro_batches;
+  so.stop = monitor.stop;
+  so.time_limit = std::max(seconds, 1e-3);
   if (pipeline_only) {
     so.submesh_shapes = {SubmeshShape{1, 1}};
     so.all_logical_meshes = false;
