@@ -171,9 +171,13 @@ struct Search {
   // The serial schedule, the baselines and the greedy ones always run (cheap, and the guarantee of
   // never losing to a baseline rests on them); the list-scheduler rules stop at a stop request.
   // True when the stop request cut them short.
-  // The serial schedule always runs (it always fits memory: the plan is never nothing); every other
-  // warm start first checks the stop request and `out_of_time` (the time limit), which set
-  // `stopped` / `cut` and end the phase. True when the stop request cut them short.
+  // The serial schedule always runs (it always fits memory: the plan is never nothing). On
+  // instances of up to kCheapWarmStarts the baselines and the greedy ones always run too (they take
+  // milliseconds, and the guarantee of never losing to a baseline rests on them); on larger ones,
+  // where each takes up to seconds, they too stop at the stop request or `out_of_time` (the time
+  // limit, which sets `cut`). The list-scheduler rules always stop at either. True when the stop
+  // request cut them short.
+  static constexpr std::size_t kCheapWarmStarts = 20000;
   template <typename OutOfTime>
   bool warm_starts(bool baselines, OutOfTime out_of_time, bool& cut) {
     if (reporter) reporter->tick("warm starts");
@@ -187,21 +191,22 @@ struct Search {
       if (reporter && !cut) reporter->tick("warm starts");
       return cut;
     };
+    const bool cheap = graph.ops.size() <= kCheapWarmStarts;
     for (ScheduleKind kind : kAllScheduleKinds) {
       if (kind == ScheduleKind::kGreedy || required_placement(kind) != spec.placement) continue;
-      if (halt()) return !cut;
+      if (!cheap && halt()) return !cut;
       offer(build_schedule(spec, kind), to_string(kind));
     }
     const int P = spec.num_devices;
     for (int limit : {0, P, P + 1, 2 * P - 1}) {
-      if (halt()) return !cut;
+      if (!cheap && halt()) return !cut;
       ScheduleOptions o;
       o.max_in_flight = limit;
       offer(build_schedule(spec, ScheduleKind::kGreedy, o),
             limit == 0 ? std::string("greedy") : fmt::format("greedy/in-flight={}", limit));
     }
     // The list scheduler under every phase order, with and without the tail tie-break.
-    if (graph.ops.size() > 20000) return false;
+    if (!cheap) return false;
     for (const ListPhases& phases : kPhaseOrders)
       for (bool tail : {false, true})
         for (int limit : {0, P}) {
