@@ -844,4 +844,16 @@ TEST(PlannerOptionsTest, NamesRoundTrip) {
   EXPECT_THAT(error, HasSubstr("window_instances"));
 }
 
+// Issue 16: a spec above kMaxPlannerInstances is refused before anything is allocated.
+TEST(PlannerLimits, RefusesSpecsAboveTheInstanceCap) {
+  StageSpec st;
+  auto spec = opplan::make_pipeline_spec(opplan::Placement::kLinear, 1000, 2000, st);
+  ASSERT_TRUE(spec.ok()) << spec.status().to_string();
+  auto r = opplan::plan_pipeline(*spec);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), opplan::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("6000000 operator instances"));
+  EXPECT_THAT(r.status().message(), HasSubstr("limit of 2000000"));
+}
+
 }  // namespace
