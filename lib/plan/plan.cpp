@@ -327,9 +327,10 @@ Result<Plan> plan_checked(const Graph& graph, const Cluster& cluster, const Plan
     consider(hierarchical(graph, cluster, cost, options, s == PlanStrategy::kPipelineOnly, share, monitor, steps),
              s == PlanStrategy::kPipelineOnly ? "pipeline-only" : "hierarchical");
   }
-  // After a stop request the operator-level search still runs (it returns its first verified
-  // plan at once) unless a plan exists already.
-  if ((s == PlanStrategy::kAuto || s == PlanStrategy::kOperatorLevel) && !(best && options.monitor.stop_requested())) {
+  // After a stop request or the time limit the operator-level search still runs (it returns its
+  // first verified plan at once) unless a plan exists already.
+  if ((s == PlanStrategy::kAuto || s == PlanStrategy::kOperatorLevel) &&
+      !(best && (options.monitor.stop_requested() || remaining() <= 0))) {
     auto op = operator_level(graph, cluster, cost, options, remaining(), monitor);
     if (op.ok()) {
       for (const PlanStep& step : op->summary.steps) steps.push_back(step);
