@@ -177,7 +177,7 @@ struct Search {
   // where each takes up to seconds, they too stop at the stop request or `out_of_time` (the time
   // limit, which sets `cut`). The list-scheduler rules always stop at either. True when the stop
   // request cut them short.
-  static constexpr std::size_t kCheapWarmStarts = 20000;
+  static constexpr std::size_t kCheapWarmStarts = 2000;
   template <typename OutOfTime>
   bool warm_starts(bool baselines, OutOfTime out_of_time, bool& cut) {
     if (reporter) reporter->tick("warm starts");
@@ -206,7 +206,7 @@ struct Search {
             limit == 0 ? std::string("greedy") : fmt::format("greedy/in-flight={}", limit));
     }
     // The list scheduler under every phase order, with and without the tail tie-break.
-    if (!cheap) return false;
+    if (graph.ops.size() > 20000) return false;
     for (const ListPhases& phases : kPhaseOrders)
       for (bool tail : {false, true})
         for (int limit : {0, P}) {
