@@ -132,7 +132,7 @@ struct OperatorPlan {
 // W). Its memory grows with them (the schedule and its verification, about 200 bytes a task), so a
 // larger problem is refused before anything is allocated. The unit-level search is bounded by
 // kMaxPlannerInstances (planner.hpp): units x micro-batches x 3, units being at most max_units.
-inline constexpr long long kMaxOperatorTasks = 10'000'000;
+inline constexpr long long kMaxOperatorTasks = 5'000'000;
 
 // Plans `graph` on `cluster` as above. Fails, naming the op, device or field, for an invalid graph,
 // cluster or options, a problem above kMaxOperatorTasks, or memory no placement can meet (an op
