@@ -509,9 +509,13 @@ double memory_wall_bound(const PipelineSpec& spec, const InstanceGraph& graph, i
   if (chunks.empty() || chunks.size() > 2 || !std::isfinite(budget)) return 0;
   const StageSpec& st = spec.stages[static_cast<std::size_t>(chunks.front().second)];
   if (!(st.activation > 0)) return 0;
-  const int k = static_cast<int>(std::floor(budget / st.activation + 1e-9));
   const int N = spec.micro_batches_per_route();
-  if (k < 1) return 0;
+  // Room for k activations; as a double first: a cap of 1e15 activations does not fit an int (found
+  // by fuzzing; the conversion was undefined behaviour). Room for 2N or more is no wall at all.
+  const double room = std::floor(budget / st.activation + 1e-9);
+  if (!(room >= 1)) return 0;
+  if (room >= 2.0 * N) return 0;
+  const int k = static_cast<int>(room);
   if (chunks.size() == 1) {
     if (k >= N) return 0;
     const bool partial = st.weight_grad > 0 && st.input_grad_frees > 1e-12 &&

@@ -856,4 +856,23 @@ TEST(PlannerLimits, RefusesSpecsAboveTheInstanceCap) {
   EXPECT_THAT(r.status().message(), HasSubstr("limit of 2000000"));
 }
 
+// Found by fuzzing the pipeline-spec reader (issue 16): a cap of 5e13 activations made the memory
+// wall convert the room to an int out of range (undefined behaviour, reported by the sanitizer
+// build, OPPLAN_SANITIZE). Such room is no wall: the bound is the one without a cap.
+TEST(PlannerBounds, HugeMemoryCapIsNoWall) {
+  StageSpec st;
+  st.forward = 5;
+  st.input_grad = 6;
+  st.weight_grad = 0;
+  st.activation = 2;
+  st.input_grad_frees = 1;
+  auto capped = opplan::make_pipeline_spec(opplan::Placement::kLinear, 12, 24, st, 1, 108888117570811.0);
+  ASSERT_TRUE(capped.ok()) << capped.status().to_string();
+  auto free = opplan::make_pipeline_spec(opplan::Placement::kLinear, 12, 24, st);
+  ASSERT_TRUE(free.ok());
+  const auto with_cap = opplan::pipeline_lower_bound(*capped), without = opplan::pipeline_lower_bound(*free);
+  ASSERT_TRUE(with_cap.ok() && without.ok());
+  EXPECT_DOUBLE_EQ(*with_cap, *without);
+}
+
 }  // namespace
