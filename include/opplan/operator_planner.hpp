@@ -128,9 +128,16 @@ struct OperatorPlan {
   std::string BriefReport() const;
 };
 
+// The largest operator-level schedule plan_operators() builds: ops x micro-batches x 3 tasks (F, b,
+// W). Its memory grows with them (the schedule and its verification, about 200 bytes a task), so a
+// larger problem is refused before anything is allocated. The unit-level search is bounded by
+// kMaxPlannerInstances (planner.hpp): units x micro-batches x 3, units being at most max_units.
+inline constexpr long long kMaxOperatorTasks = 5'000'000;
+
 // Plans `graph` on `cluster` as above. Fails, naming the op, device or field, for an invalid graph,
-// cluster or options, or memory no placement can meet (an op larger than every device, or a model
-// larger than all devices together: by how much). More devices than units is allowed (some stay idle).
+// cluster or options, a problem above kMaxOperatorTasks, or memory no placement can meet (an op
+// larger than every device, or a model larger than all devices together: by how much). More devices
+// than units is allowed (some stay idle); above kMaxPlannerInstances the units are fewer.
 OPPLAN_EXPORT Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, const CostModel& cost,
                                                   const OperatorPlanOptions& options = {});
 // The same with the default AnalyticCostModel.

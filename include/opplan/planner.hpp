@@ -16,7 +16,8 @@
 //                 memory rows from signed activation deltas, big-M = the warm start's makespan)
 //                 solved by GLPK on the whole instance when it is small, then over a seeded sequence
 //                 of windows of the incumbent (large-neighbourhood search), each solve bounded by a
-//                 node limit
+//                 node limit (instances of up to 100,000 operator instances: a window's MIP grows
+//                 with the whole instance)
 //   5 verify      every candidate is replayed by simulate() and checked by verify(); only verified
 //                 schedules are returned
 // It stops early when the makespan meets the lower bound. Deterministic by default: every phase is
@@ -146,9 +147,14 @@ struct PlanResult {
   std::string BriefReport() const;
 };
 
+// The most operator instances (micro-batches x stages x phases) plan_pipeline() accepts: its memory
+// grows with them (about 1 KB each at peak), so larger specs are refused before anything is allocated.
+inline constexpr long long kMaxPlannerInstances = 2'000'000;
+
 // Plans `spec` as described above. Fails (naming the field, device or op) for an invalid spec or
-// options, a placement the spec cannot take, or memory caps no schedule can meet: the error names
-// the device, what one micro-batch needs there and by how much the cap falls short.
+// options, a spec above kMaxPlannerInstances, a placement the spec cannot take, or memory caps no
+// schedule can meet: the error names the device, what one micro-batch needs there and by how much
+// the cap falls short.
 OPPLAN_EXPORT Result<PlanResult> plan_pipeline(const PipelineSpec& spec, const PlannerOptions& options = {});
 
 // The lower bound on any schedule's makespan for `spec` with its placement: the critical path of

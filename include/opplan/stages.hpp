@@ -14,6 +14,7 @@
 // docs/stages.md explains the cost estimate and the recurrence. Thread-safety: re-entrant.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -67,6 +68,11 @@ struct StageOptions {
   // Intra-op options for every candidate (memory_budget, mps_file and weight_sync_scale = 1 / B
   // are set by plan_stages).
   ShardingOptions sharding;
+  // Checked between intra-op plans and DP runs: a stop request (set from any thread or a signal
+  // handler) or this many seconds of wall time (0 = no limit, else > 0) end the planning, and
+  // plan_stages fails (kFailedPrecondition) saying which. plan() sets both.
+  const std::atomic<bool>* stop = nullptr;
+  double time_limit = 0;
 
   // False, with a message naming the field, when a value is out of range.
   bool IsValid(std::string* error) const;

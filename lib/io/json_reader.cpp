@@ -132,7 +132,10 @@ void JsonReader::type_mismatch(const Json& value, const JsonPath& path, std::str
 }
 
 std::optional<double> JsonReader::number(const Json& value, const JsonPath& path) {
-  if (value.is_number()) return value.get<double>();
+  if (value.is_number()) {
+    const double v = value.get<double>();
+    return v == 0 ? 0.0 : v;  // -0.0 reads as 0: no field gives the sign of zero a meaning
+  }
   type_mismatch(value, path, "a number");
   return std::nullopt;
 }

@@ -150,6 +150,10 @@ JsonWriter& JsonWriter::value(double v) {
     scalar("null");
   } else if (std::isinf(v)) {
     scalar(v > 0 ? "1e999" : "-1e999");
+  } else if (v == 0) {
+    // -0.0 as well: "-0" is not a number every reader takes back as the same value, and the formats
+    // have no use for the sign of zero (the readers normalise it too).
+    scalar("0");
   } else {
     // fmt prints the shortest digits that read back as exactly this double.
     const auto end = fmt::format_to_n(buffer, sizeof buffer - 8, "{}", v).out;

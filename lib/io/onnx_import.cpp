@@ -18,9 +18,11 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
+#include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 #endif
@@ -390,6 +392,152 @@ class Importer {
   std::vector<bool> requires_grad_;  // by op id: the op's output needs a gradient
 };
 
+// ---- checks before shape inference ------------------------------------------------------------------
+//
+// ONNX's shape inference trusts parts of the model the checker does not look at: a Conv without
+// kernel_shape takes it from the weight's rank without comparing it with the input's (and reads past
+// the end of its arrays), a stride of 0 divides by zero. A model file is untrusted input, so every
+// node with a kernel is checked here first, and a Conv's kernel_shape is made explicit from its
+// weight so that inference compares it with the input rank (and fails cleanly) instead.
+
+constexpr std::int64_t kMaxKernelValue = std::int64_t{1} << 31;
+
+// Ops with a kernel: where their data and weight inputs are (-1: no weight).
+struct KernelOp {
+  const char* type;
+  int data, weight;
+  bool transposed;
+};
+constexpr KernelOp kKernelOps[] = {
+    {"Conv", 0, 1, false},         {"ConvInteger", 0, 1, false}, {"QLinearConv", 0, 3, false},
+    {"ConvTranspose", 0, 1, true}, {"MaxPool", 0, -1, false},    {"AveragePool", 0, -1, false},
+    {"LpPool", 0, -1, false},      {"MaxUnpool", 0, -1, false},
+};
+
+// The rank of a value as the file declares it (graph input, value_info, output or initializer).
+std::optional<int> declared_rank(const onnx::GraphProto& g, const std::string& name) {
+  for (const auto& init : g.initializer())
+    if (init.name() == name) return init.dims_size();
+  for (const auto* list : {&g.input(), &g.value_info(), &g.output()})
+    for (const auto& v : *list)
+      if (v.name() == name && v.type().has_tensor_type() && v.type().tensor_type().has_shape())
+        return v.type().tensor_type().shape().dim_size();
+  return std::nullopt;
+}
+
+Status check_kernel_node(const std::string& path, const onnx::GraphProto& g, onnx::NodeProto& node, int index,
+                         const KernelOp& kind) {
+  const std::string who =
+      fmt::format("{}: node {} '{}' ({})", path, index, node.name().empty() ? std::string("?") : node.name(), kind.type);
+  const auto fail = [&](const std::string& what) { return Status(StatusCode::kInvalidArgument, fmt::format("{}: {}", who, what)); };
+  const auto ints = [&](const char* name) -> std::optional<std::vector<std::int64_t>> {
+    const auto* a = attribute(node, name);
+    if (!a) return std::nullopt;
+    return std::vector<std::int64_t>(a->ints().begin(), a->ints().end());
+  };
+  const auto in_range = [&](const char* name, const std::vector<std::int64_t>& v, std::int64_t lo) -> Status {
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (v[i] < lo || v[i] > kMaxKernelValue)
+        return fail(fmt::format("attribute {}[{}] = {} is out of range (must be in [{}, {}])", name, i, v[i], lo,
+                                kMaxKernelValue));
+    return Status::Ok();
+  };
+  if (node.input_size() <= kind.data || node.input(kind.data).empty()) return fail("the data input is missing");
+  if (const auto* a = attribute(node, "auto_pad")) {
+    const std::string& mode = a->s();
+    if (mode != "NOTSET" && mode != "SAME_UPPER" && mode != "SAME_LOWER" && mode != "VALID")
+      return fail(fmt::format("attribute auto_pad = '{}' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", mode));
+  }
+  if (const auto* a = attribute(node, "group"); a && (a->i() < 1 || a->i() > kMaxKernelValue))
+    return fail(fmt::format("attribute group = {} is out of range (must be in [1, {}])", a->i(), kMaxKernelValue));
+  auto kernel = ints("kernel_shape");
+  if (kind.weight >= 0) {
+    if (node.input_size() <= kind.weight || node.input(kind.weight).empty()) return fail("the weight input is missing");
+    const std::string& weight = node.input(kind.weight);
+    const auto rank = declared_rank(g, weight);
+    if (!rank)
+      return fail(fmt::format("the shape of the weight '{}' is not declared in the file (initializer, graph input or "
+                              "value_info); opplan needs it to check the kernel before shape inference",
+                              weight));
+    if (*rank < 3) return fail(fmt::format("the weight '{}' has rank {}, a kernel needs rank 3 or more", weight, *rank));
+    if (kernel && static_cast<int>(kernel->size()) != *rank - 2)
+      return fail(fmt::format("attribute kernel_shape has {} values, the weight '{}' of rank {} has {} spatial axes",
+                              kernel->size(), weight, *rank, *rank - 2));
+    if (!kernel) {
+      // Explicit from the weight, so that shape inference compares it with the input's rank.
+      std::vector<std::int64_t> dims;
+      for (const auto& init : g.initializer())
+        if (init.name() == weight) dims.assign(init.dims().begin() + 2, init.dims().end());
+      if (dims.empty()) {
+        for (const auto* list : {&g.input(), &g.value_info(), &g.output()})
+          for (const auto& v : *list)
+            if (v.name() == weight && dims.empty())
+              for (int d = 2; d < v.type().tensor_type().shape().dim_size(); ++d) {
+                const auto& dim = v.type().tensor_type().shape().dim(d);
+                if (!dim.has_dim_value())
+                  return fail(fmt::format("kernel_shape is not given and the weight '{}' has a symbolic spatial "
+                                          "dimension",
+                                          weight));
+                dims.push_back(dim.dim_value());
+              }
+      }
+      if (Status s = in_range("kernel_shape (from the weight)", dims, 1); !s.ok()) return s;
+      auto* a = node.add_attribute();
+      a->set_name("kernel_shape");
+      a->set_type(onnx::AttributeProto::INTS);
+      for (auto d : dims) a->add_ints(d);
+      kernel = dims;
+    }
+  } else if (!kernel) {
+    return fail("attribute kernel_shape is required");
+  }
+  if (kernel->empty()) return fail("attribute kernel_shape is empty");
+  const std::size_t k = kernel->size();
+  if (Status s = in_range("kernel_shape", *kernel, 1); !s.ok()) return s;
+  for (const auto& [name, size, lo] : {std::tuple{"strides", k, std::int64_t{1}}, std::tuple{"dilations", k, std::int64_t{1}},
+                                       std::tuple{"pads", 2 * k, std::int64_t{0}},
+                                       std::tuple{"output_padding", k, std::int64_t{0}},
+                                       std::tuple{"output_shape", k, std::int64_t{0}}}) {
+    const auto v = ints(name);
+    if (!v) continue;
+    if (v->size() != size)
+      return fail(fmt::format("attribute {} has {} values, the kernel has {} axes (so {} are needed)", name, v->size(),
+                              k, size));
+    if (Status s = in_range(name, *v, lo); !s.ok()) return s;
+  }
+  if (const auto rank = declared_rank(g, node.input(kind.data)); rank && static_cast<std::size_t>(*rank) != k + 2)
+    return fail(fmt::format("the input '{}' has rank {}, a kernel of {} axes needs rank {}", node.input(kind.data),
+                            *rank, k, k + 2));
+  return Status::Ok();
+}
+
+// ONNX's checker, then opplan's own checks of every node with a kernel (which may make kernel_shape
+// explicit). Subgraphs of control-flow nodes are refused: opplan imports flat graphs only.
+Status check_model(const std::string& path, onnx::ModelProto& model) {
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (const auto nl = what.find("\n\n==>"); nl != std::string::npos) what.resize(nl);
+    return Status(StatusCode::kInvalidArgument, fmt::format("{}: the ONNX checker rejects the model: {}", path, what));
+  }
+  onnx::GraphProto& g = *model.mutable_graph();
+  for (int i = 0; i < g.node_size(); ++i) {
+    onnx::NodeProto& node = *g.mutable_node(i);
+    for (const auto& a : node.attribute())
+      if (a.has_g() || a.graphs_size() > 0)
+        return Status(StatusCode::kUnsupported,
+                      fmt::format("{}: node {} '{}' ({}) has a subgraph (attribute '{}'); opplan imports graphs "
+                                  "without control flow",
+                                  path, i, node.name(), node.op_type(), a.name()));
+    if (!node.domain().empty() && node.domain() != "ai.onnx") continue;
+    for (const KernelOp& kind : kKernelOps)
+      if (node.op_type() == kind.type)
+        if (Status s = check_kernel_node(path, g, node, i, kind); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool onnx_import_available() { return true; }
@@ -411,8 +559,12 @@ Result<Graph> read_onnx_graph(const std::string& path) {
     return Status(StatusCode::kParseError,
                   fmt::format("{}: not an ONNX model: {}", path,
                               model.ir_version() <= 0 ? "no IR version" : "no graph nodes"));
+  if (Status s = check_model(path, model); !s.ok()) return s;
   try {
-    onnx::shape_inference::InferShapes(model);
+    // Strict: a node whose inference fails (a kernel that does not fit its input's rank) is an
+    // error naming the node, not an op with unknown shapes.
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(/*check_type=*/false, /*error_mode=*/1));
   } catch (const std::exception& e) {
     return Status(StatusCode::kInvalidArgument, fmt::format("{}: ONNX shape inference failed: {}", path, e.what()));
   }

@@ -6,6 +6,7 @@
 #include <limits>
 #include <opplan/pipeline.hpp>
 #include <set>
+#include <utility>
 
 OPPLAN_BEGIN_NAMESPACE
 
@@ -18,6 +19,9 @@ constexpr const char* kKindNames[] = {"gpipe", "1f1b",     "interleaved", "zb-h1
 bool finite(double x) { return std::isfinite(x); }
 
 constexpr double kMaxWorkPairs = 1e7;
+// Stages of a built-in placement at most: every schedule needs at least one (micro-batch, stage)
+// pair per stage, so more could never pass validate(); refused before the routes are allocated.
+constexpr double kMaxStages = kMaxWorkPairs;
 
 }  // namespace
 
@@ -156,6 +160,42 @@ Status PipelineSpec::validate() const {
   if (num_micro_batches >= 1 && static_cast<double>(num_micro_batches) * static_cast<double>(stages.size()) > kMaxWorkPairs)
     add(fmt::format("micro_batches x stages = {} x {} is above the limit of {} (micro-batch, stage) pairs",
                     num_micro_batches, stages.size(), kMaxWorkPairs));
+  // Times and memory must stay finite when summed over a whole iteration: the serial schedule runs
+  // every piece of work one after another, and a device may hold every micro-batch's activation.
+  // Beyond that the simulator's clock overflows to infinity; that is the input's fault, named here.
+  if (problems.empty()) {
+    const double mb = static_cast<double>(num_micro_batches);
+    double serial = 0;
+    for (const StageSpec& st : stages)
+      serial += mb * (st.forward + st.input_grad + st.weight_grad + st.backward.value_or(0) +
+                      st.forward_backward.value_or(0) + 2 * st.p2p);
+    if (!finite(serial)) {
+      std::size_t worst = 0;
+      const char* field = "forward";
+      double largest = -1;
+      for (std::size_t s = 0; s < stages.size(); ++s) {
+        const StageSpec& st = stages[s];
+        for (const auto& [name, v] : {std::pair{"forward", st.forward}, std::pair{"input_grad", st.input_grad},
+                                      std::pair{"weight_grad", st.weight_grad},
+                                      std::pair{"backward", st.backward.value_or(0)},
+                                      std::pair{"forward_backward", st.forward_backward.value_or(0)},
+                                      std::pair{"p2p", st.p2p}})
+          if (v > largest) largest = v, worst = s, field = name;
+      }
+      add(fmt::format("stages[{}].{}: {} is too large: the times of {} micro-batch(es) over {} stage(s) add up beyond "
+                      "the largest number a double holds ({:g}); use smaller time units",
+                      worst, field, largest, num_micro_batches, stages.size(), std::numeric_limits<double>::max()));
+    }
+    for (std::size_t s = 0; s < stages.size(); ++s) {
+      const StageSpec& st = stages[s];
+      if (!finite(st.params + mb * st.activation)) {
+        add(fmt::format("stages[{}].activation: {} x {} micro-batch(es) plus params {} overflows a double; use "
+                        "smaller memory units",
+                        s, st.activation, num_micro_batches, st.params));
+        break;
+      }
+    }
+  }
   if (!routes.empty() && num_micro_batches >= 1 && num_micro_batches % num_routes() != 0)
     add(fmt::format("micro_batches: {} cannot be split evenly over {} routes", num_micro_batches, num_routes()));
   if (!memory_cap.empty() && memory_cap.size() != 1 &&
@@ -200,6 +240,19 @@ Result<std::vector<std::vector<int>>> placement_routes(Placement placement, int 
   if (num_devices < 1)
     return Status(StatusCode::kInvalidArgument, fmt::format("devices: must be at least 1, got {}", num_devices));
   const int p = num_devices;
+  if (placement == Placement::kInterleaved && chunks < 1)
+    return Status(StatusCode::kInvalidArgument, fmt::format("chunks: must be at least 1, got {}", chunks));
+  const double stage_count = placement == Placement::kInterleaved ? static_cast<double>(p) * chunks
+                             : placement == Placement::kV         ? 2.0 * p
+                                                                  : static_cast<double>(p);
+  if (stage_count > kMaxStages)
+    return Status(StatusCode::kInvalidArgument,
+                  placement == Placement::kInterleaved
+                      ? fmt::format("devices x chunks = {} x {} = {:.0f} stages is above the limit of {:.0f} stages",
+                                    p, chunks, stage_count, kMaxStages)
+                      : fmt::format("devices: {} gives {:.0f} stages on the '{}' placement, above the limit of {:.0f} "
+                                    "stages",
+                                    p, stage_count, to_string(placement), kMaxStages));
   std::vector<std::vector<int>> routes;
   switch (placement) {
     case Placement::kLinear: {

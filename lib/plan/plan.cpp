@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <new>
 #include <string>
 #include <opplan/sharding.hpp>
 
@@ -143,6 +144,8 @@ Result<Plan> hierarchical(const Graph& graph, const Cluster& input_cluster, cons
   const char* name = pipeline_only ? "pipeline-only" : "hierarchical";
   StageOptions so;
   so.num_microbatches = o.micro_batches;
+  so.stop = monitor.stop;
+  so.time_limit = std::max(seconds, 1e-3);
   if (pipeline_only) {
     so.submesh_shapes = {SubmeshShape{1, 1}};
     so.all_logical_meshes = false;
@@ -279,10 +282,20 @@ std::string PlanSummary::FullReport() const {
   return out;
 }
 
-Result<Plan> plan(const Graph& graph, const Cluster& cluster, const PlanOptions& options) {
+namespace {
+
+Result<Plan> plan_checked(const Graph& graph, const Cluster& cluster, const PlanOptions& options) {
   const auto t0 = Clock::now();
   std::string error;
   if (!options.IsValid(&error)) return Status(StatusCode::kInvalidArgument, "PlanOptions: " + error);
+  // Every strategy schedules at least micro-batches x 3 instances (one stage or unit, F / b / W).
+  if (static_cast<double>(options.micro_batches) * 3 > static_cast<double>(kMaxPlannerInstances))
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("micro_batches: {} is too many to plan: even one stage needs {:.0f} operator instances "
+                              "(micro-batches x 3), above the planners' limit of {} (kMaxPlannerInstances); at most {} "
+                              "micro-batches can be planned",
+                              options.micro_batches, 3.0 * options.micro_batches, kMaxPlannerInstances,
+                              kMaxPlannerInstances / 3));
   std::vector<PlanStep> steps;
   {
     const auto v0 = Clock::now();
@@ -314,9 +327,10 @@ Result<Plan> plan(const Graph& graph, const Cluster& cluster, const PlanOptions&
     consider(hierarchical(graph, cluster, cost, options, s == PlanStrategy::kPipelineOnly, share, monitor, steps),
              s == PlanStrategy::kPipelineOnly ? "pipeline-only" : "hierarchical");
   }
-  // After a stop request the operator-level search still runs (it returns its first verified
-  // plan at once) unless a plan exists already.
-  if ((s == PlanStrategy::kAuto || s == PlanStrategy::kOperatorLevel) && !(best && options.monitor.stop_requested())) {
+  // After a stop request or the time limit the operator-level search still runs (it returns its
+  // first verified plan at once) unless a plan exists already.
+  if ((s == PlanStrategy::kAuto || s == PlanStrategy::kOperatorLevel) &&
+      !(best && (options.monitor.stop_requested() || remaining() <= 0))) {
     auto op = operator_level(graph, cluster, cost, options, remaining(), monitor);
     if (op.ok()) {
       for (const PlanStep& step : op->summary.steps) steps.push_back(step);
@@ -349,6 +363,22 @@ Result<Plan> plan(const Graph& graph, const Cluster& cluster, const PlanOptions&
   sum.total_seconds = seconds_since(t0);
   if (!p.verified) return Status(StatusCode::kInternal, "the chosen plan failed verification");
   return std::move(p);
+}
+
+}  // namespace
+
+Result<Plan> plan(const Graph& graph, const Cluster& cluster, const PlanOptions& options) {
+  // The limits above keep memory within a few GB; a machine with less still gets a Status, not an
+  // exception.
+  try {
+    return plan_checked(graph, cluster, options);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kFailedPrecondition,
+                  fmt::format("out of memory planning '{}' ({} ops, {} micro-batches) on '{}' ({} devices): the problem "
+                              "is too large for this machine's memory; plan fewer micro-batches or a coarser graph",
+                              graph.name(), graph.num_ops(), options.micro_batches, cluster.name(),
+                              cluster.num_devices()));
+  }
 }
 
 OPPLAN_END_NAMESPACE

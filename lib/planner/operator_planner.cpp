@@ -165,6 +165,14 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
   if (Status s = graph.validate(); !s.ok()) return s;
   if (Status s = cluster.validate(); !s.ok()) return s;
   if (graph.num_ops() == 0) return Status(StatusCode::kInvalidArgument, "the graph has no ops: nothing to plan");
+  // Memory grows with the operator-level schedule: refuse what would not fit before allocating it.
+  if (const double tasks = static_cast<double>(graph.num_ops()) * options.micro_batches * 3;
+      tasks > static_cast<double>(kMaxOperatorTasks))
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("the operator-level schedule would have {:.0f} tasks (ops x micro-batches x 3 = {} x {} x 3), "
+                              "above the limit of {} (kMaxOperatorTasks; its memory grows with them): plan fewer "
+                              "micro-batches or a coarser graph",
+                              tasks, graph.num_ops(), options.micro_batches, kMaxOperatorTasks));
   auto topo = graph.topological_order();
   if (!topo.ok()) return topo.status();
   const std::vector<double> cap = device_caps(cluster, options.memory_cap);
@@ -201,10 +209,19 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
                          cost.op_time(op, Phase::kWeightGrad, first_device);
     memory[id.value()] = cost.op_memory(op).total();
   }
-  const std::size_t max_units =
-      options.max_units > 0 ? static_cast<std::size_t>(options.max_units) : std::max<std::size_t>(12, 6 * static_cast<std::size_t>(D));
+  // The unit-level search keeps units x micro-batches x 3 instances: at most kMaxPlannerInstances.
+  const std::size_t max_units = std::min<std::size_t>(
+      options.max_units > 0 ? static_cast<std::size_t>(options.max_units) : std::max<std::size_t>(12, 6 * static_cast<std::size_t>(D)),
+      std::max<std::size_t>(1, static_cast<std::size_t>(kMaxPlannerInstances / (3LL * options.micro_batches))));
   auto coarse = detail::coarsen(graph, *topo, weight, memory, *std::min_element(cap.begin(), cap.end()), max_units);
   if (!coarse.ok()) return coarse.status();
+  if (const double instances = static_cast<double>(coarse->units.size()) * options.micro_batches * 3;
+      instances > static_cast<double>(kMaxPlannerInstances))
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("the unit-level schedule would have {:.0f} instances (units x micro-batches x 3 = {} x {} x "
+                              "3; memory needs this many units), above the limit of {} (kMaxPlannerInstances): plan "
+                              "fewer micro-batches",
+                              instances, coarse->units.size(), options.micro_batches, kMaxPlannerInstances));
   const detail::UnitProblem problem = [&] {
     auto p = detail::make_unit_problem(graph, cluster, cost, std::move(*coarse), *topo, options.micro_batches, cap);
     p.serialize_links = options.serialize_links;
@@ -283,6 +300,7 @@ Result<OperatorPlan> plan_operators(const Graph& graph, const Cluster& cluster, 
       plan.stage_baseline.stages = spec->num_stages();
       for (ScheduleKind kind : {ScheduleKind::kGPipe, ScheduleKind::k1F1B, ScheduleKind::kZBH1, ScheduleKind::kZBH2,
                                 ScheduleKind::kZeroBubble, ScheduleKind::kGreedy}) {
+        if (!baseline.orders.empty() && remaining() <= 0) break;  // the time limit (or a stop)
         auto orders = generate_orders(*spec, kind);
         if (!orders.ok()) continue;
         const auto unit_orders =

@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 #include <memory>
+#include <new>
 #include <opplan/mip_model.hpp>
 #include <tuple>
 
@@ -170,18 +171,35 @@ struct Search {
   // The serial schedule, the baselines and the greedy ones always run (cheap, and the guarantee of
   // never losing to a baseline rests on them); the list-scheduler rules stop at a stop request.
   // True when the stop request cut them short.
-  bool warm_starts(bool baselines) {
+  // The serial schedule always runs (it always fits memory: the plan is never nothing). On
+  // instances of up to kCheapWarmStarts the baselines and the greedy ones always run too (they take
+  // milliseconds, and the guarantee of never losing to a baseline rests on them); on larger ones,
+  // where each takes up to seconds, they too stop at the stop request or `out_of_time` (the time
+  // limit, which sets `cut`). The list-scheduler rules always stop at either. True when the stop
+  // request cut them short.
+  static constexpr std::size_t kCheapWarmStarts = 2000;
+  template <typename OutOfTime>
+  bool warm_starts(bool baselines, OutOfTime out_of_time, bool& cut) {
     if (reporter) reporter->tick("warm starts");
     SimulateOptions sim;
     sim.name = "serial";
     offer(simulate(spec, detail::serial_orders(spec, graph), sim), "serial");
     if (!baselines) return false;
+    const auto halt = [&] {
+      if (reporter && reporter->stop_requested()) return true;
+      if (out_of_time()) cut = true;
+      if (reporter && !cut) reporter->tick("warm starts");
+      return cut;
+    };
+    const bool cheap = graph.ops.size() <= kCheapWarmStarts;
     for (ScheduleKind kind : kAllScheduleKinds) {
       if (kind == ScheduleKind::kGreedy || required_placement(kind) != spec.placement) continue;
+      if (!cheap && halt()) return !cut;
       offer(build_schedule(spec, kind), to_string(kind));
     }
     const int P = spec.num_devices;
     for (int limit : {0, P, P + 1, 2 * P - 1}) {
+      if (!cheap && halt()) return !cut;
       ScheduleOptions o;
       o.max_in_flight = limit;
       offer(build_schedule(spec, ScheduleKind::kGreedy, o),
@@ -192,8 +210,7 @@ struct Search {
     for (const ListPhases& phases : kPhaseOrders)
       for (bool tail : {false, true})
         for (int limit : {0, P}) {
-          if (reporter && reporter->stop_requested()) return true;
-          if (reporter) reporter->tick("warm starts");
+          if (halt()) return !cut;
           detail::ListRule rule{phases.f, phases.b, phases.w, tail, limit};
           try_orders(detail::list_schedule(graph, rule), rule_name(phases, rule));
         }
@@ -314,7 +331,9 @@ Result<double> pipeline_lower_bound(const PipelineSpec& spec) {
   return detail::lower_bound(spec, graph);
 }
 
-Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions& options) {
+namespace {
+
+Result<PlanResult> plan_pipeline_checked(const PipelineSpec& input, const PlannerOptions& options) {
   const auto t0 = Clock::now();
   std::string error;
   if (!options.IsValid(&error)) return Status(StatusCode::kInvalidArgument, "PlannerOptions: " + error);
@@ -325,6 +344,21 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
     PipelineSpec uncapped = capped;
     uncapped.memory_cap.clear();
     if (Status s = uncapped.validate(); !s.ok()) return s;
+  }
+  // Memory grows with the operator instances (each warm start keeps a timed schedule of all of
+  // them): refuse, before allocating, what would not fit in a few GB.
+  {
+    const bool split = std::any_of(capped.stages.begin(), capped.stages.end(),
+                                   [](const StageSpec& st) { return st.weight_grad > 0; });
+    const double instances = static_cast<double>(capped.num_micro_batches) * static_cast<double>(capped.num_stages()) *
+                             (split ? 3 : 2);
+    if (instances > static_cast<double>(kMaxPlannerInstances))
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("the spec has {:.0f} operator instances (micro_batches x stages x phases = {} x {} x {}), "
+                                "above the planner's limit of {} (its memory grows with them); plan fewer micro-batches "
+                                "or stages, or build a baseline schedule with `opplan schedule`",
+                                instances, capped.num_micro_batches, capped.num_stages(), split ? 3 : 2,
+                                kMaxPlannerInstances));
   }
 
   std::vector<Placement> placements;
@@ -381,12 +415,25 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
     all.back()->bound = detail::lower_bound(s, all.back()->graph);
     reporter.state.bound = std::min(reporter.state.bound, all.back()->bound);
   }
+  bool warm_cut = false;  // the time limit cut the warm starts short
   for (auto& search : all) {
-    if (search->warm_starts(options.use_baselines)) stopped = true;
+    if (search->warm_starts(options.use_baselines, [&] { return seconds_since(t0) >= options.time_limit; }, warm_cut))
+      stopped = true;
     if (search->have_best) searches.push_back(std::move(search));
   }
-  if (searches.empty())
-    return Status(StatusCode::kInternal, "no warm start passed the verifier, not even the serial schedule");
+  if (searches.empty()) {
+    // validate() keeps every time and memory figure finite over an iteration, so the serial schedule
+    // should always pass: say what the verifier found.
+    std::string why;
+    for (const auto& search : all)
+      for (const PlanCandidate& c : search->result.candidates)
+        if (!c.note.empty()) {
+          why = fmt::format(" ({}: {})", c.name, c.note);
+          break;
+        }
+    return Status(StatusCode::kInternal,
+                  fmt::format("no warm start passed the verifier, not even the serial schedule{}", why));
+  }
   std::size_t chosen = 0;
   for (std::size_t i = 1; i < searches.size(); ++i)
     if (detail::better_score(searches[i]->best_score, searches[chosen]->best_score)) chosen = i;
@@ -409,7 +456,7 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
            r.schedule.metrics.makespan <= r.lower_bound + 1e-9 * std::max(1.0, r.lower_bound);
   };
   const auto remaining = [&] { return options.time_limit - seconds_since(t0); };
-  if (options.lp_bound && !search.mip_orders.empty() && !at_bound()) {
+  if (options.lp_bound && !warm_cut && !search.mip_orders.empty() && !at_bound()) {
     reporter.tick("lp relaxation");
     // A quarter of the time left at most: the search after it matters more than this bound.
     const detail::LpBoundOutcome lp = detail::lp_relaxation_bound(search.graph, search.mip_orders, remaining() / 4);
@@ -429,10 +476,10 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
   // Deterministic budgets (docs/planner.md, "Determinism"): a count of random list schedules, a node
   // limit per MIP solve and a bounded sequence of windows, all fixed by the seed and the instance;
   // the time limit is only a safety cap, and `cut` records that it stopped something early.
-  bool cut = false;
+  bool cut = warm_cut;
   const std::size_t n = search.graph.ops.size();
   std::mt19937 list_rng(static_cast<std::uint32_t>(options.seed) + 1u);
-  if (options.use_baselines && !stop_now())
+  if (options.use_baselines && !cut && !stop_now())
     cut = search.random_lists(list_rng, detail::random_list_draws(n), at_bound, [&] { return remaining() <= 0; },
                               stopped);
 
@@ -524,6 +571,20 @@ Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions
   }
   if (!r.verified) return Status(StatusCode::kInternal, "the chosen schedule failed verification");
   return std::move(r);
+}
+
+}  // namespace
+
+Result<PlanResult> plan_pipeline(const PipelineSpec& input, const PlannerOptions& options) {
+  // kMaxPlannerInstances keeps memory within a few GB; a machine with less still gets a Status.
+  try {
+    return plan_pipeline_checked(input, options);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kFailedPrecondition,
+                  fmt::format("out of memory planning a pipeline of {} stages on {} devices with {} micro-batches: the "
+                              "spec is too large for this machine's memory",
+                              input.num_stages(), input.num_devices, input.num_micro_batches));
+  }
 }
 
 OPPLAN_END_NAMESPACE

@@ -190,6 +190,9 @@ Status write_schedule_mip(const InstanceGraph& graph, const std::vector<std::vec
 std::pair<double, double> plan_score(const Schedule& schedule, PlanObjective objective);
 bool better_score(const std::pair<double, double>& a, const std::pair<double, double>& b);
 
+// Instances above which window_search() does nothing: its MIPs grow with the whole instance.
+inline constexpr std::size_t kMaxWindowSearchInstances = 100000;
+
 // The large-neighbourhood search shared by both planners: free the instances of one window of the
 // incumbent (a seeded draw over its start order), keep the rest of its order, re-solve the MIP
 // within `node_limit` nodes. Ends at the bound, after `max_fruitless` fruitless windows in a row

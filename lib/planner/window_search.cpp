@@ -34,6 +34,10 @@ WindowSearchOutcome window_search(const InstanceGraph& graph, PlanObjective obje
                                   std::size_t max_windows, std::size_t max_fruitless) {
   WindowSearchOutcome out;
   const std::size_t n = graph.ops.size();
+  // Each window's MIP keeps a start variable and the order rows of every instance (the rest fixed to
+  // the incumbent's order), so its size and GLPK's memory grow with the whole instance: ~5 KB per
+  // instance. Beyond this size the windows are skipped (the heuristics' plan stands).
+  if (n > kMaxWindowSearchInstances) return out;
   std::mt19937 rng(static_cast<std::uint32_t>(seed));
   const std::size_t w = std::min(window_instances, n);
   const std::size_t windows_per_pass = std::max<std::size_t>(1, 2 * n / std::max<std::size_t>(w, 1));

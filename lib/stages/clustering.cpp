@@ -5,12 +5,18 @@
 //  2. among clusterings whose every input traffic is within that optimum, minimise the largest
 //     layer FLOPs: balanced layers (Alpa breaks ties by FLOPs variance; the largest layer is what
 //     a pipeline stage waits for, so it is the tie-break used here).
-// O(L * N^2) with N ops; the span of a layer is bounded by the FLOPs cap, which keeps it fast.
+// Cuts are taken at every position of graphs of up to kMaxCuts ops. Larger graphs are cut only at
+// kMaxCuts candidate positions (the position with the least crossing traffic in each of kMaxCuts
+// equal windows of the order), so time and memory stay bounded whatever the op count: the
+// traffic table has at most kMaxCuts x (span of a layer) entries, and the DP is
+// O(L * kMaxCuts * span). A segment's traffic is summed per window from the in-edges of the
+// window's ops sorted by source position (a binary search per window), so no table grows with N^2.
 #include <opplan/stages.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -19,6 +25,10 @@ OPPLAN_BEGIN_NAMESPACE
 namespace {
 
 constexpr double kNone = std::numeric_limits<double>::infinity();
+// Candidate cut positions at most (graphs with more ops are cut at this many chosen positions).
+constexpr int kMaxCuts = 2048;
+// The DP's tables hold (layers + 1) x (cuts + 1) cells; num_layers beyond what fits is refused.
+constexpr std::size_t kMaxDpCells = std::size_t{1} << 24;
 
 double op_flops(const Op& op) { return op.forward.flops + op.input_grad.flops + op.weight_grad.flops; }
 
@@ -60,31 +70,97 @@ Result<std::vector<std::vector<OpId>>> cluster_layers(const Graph& graph, int nu
   const int n = static_cast<int>(order->size());
   if (n == 0) return Status(StatusCode::kInvalidArgument, "the graph has no ops to cluster");
   const int layers = std::min(num_layers, n);
+  const auto op_at = [&](int i) { return (*order)[static_cast<std::size_t>(i)]; };
+  // One layer, or one op per layer: nothing to choose.
+  if (layers == 1 || layers == n) {
+    std::vector<std::vector<OpId>> out(static_cast<std::size_t>(layers));
+    for (int i = 0; i < n; ++i) out[layers == 1 ? 0 : static_cast<std::size_t>(i)].push_back(op_at(i));
+    return out;
+  }
 
   std::vector<int> position(graph.num_ops());
-  for (int i = 0; i < n; ++i) position[(*order)[static_cast<std::size_t>(i)].value()] = i;
-  std::vector<double> prefix_flops(static_cast<std::size_t>(n) + 1, 0);
-  double heaviest = 0;
-  for (int i = 0; i < n; ++i) {
-    const double f = op_flops(graph.op((*order)[static_cast<std::size_t>(i)]));
-    prefix_flops[static_cast<std::size_t>(i) + 1] = prefix_flops[static_cast<std::size_t>(i)] + f;
-    heaviest = std::max(heaviest, f);
-  }
-  const double total = prefix_flops.back();
-  // A single op heavier than the cap would make every clustering infeasible: the cap grows to it.
-  const double cap = std::max(total / layers * (1 + epsilon), heaviest) * (1 + 1e-12);
-  auto flops = [&](int k, int r) { return prefix_flops[static_cast<std::size_t>(r)] - prefix_flops[static_cast<std::size_t>(k)]; };
+  for (int i = 0; i < n; ++i) position[op_at(i).value()] = i;
 
-  // input[k][r - k - 1] = bytes entering positions k..r-1 from positions < k, for spans within
-  // the cap; computed per start k by extending the segment forwards.
-  std::vector<std::vector<double>> input(static_cast<std::size_t>(n));
-  for (int k = 0; k < n; ++k) {
+  // Candidate cuts: every position, or on large graphs the least-traffic position of each window.
+  std::vector<int> cut_at;  // positions, 0 first, n last, increasing
+  if (n <= kMaxCuts) {
+    cut_at.resize(static_cast<std::size_t>(n) + 1);
+    for (int i = 0; i <= n; ++i) cut_at[static_cast<std::size_t>(i)] = i;
+  } else {
+    // crossing[k] = bytes of the edges from positions < k to positions >= k.
+    std::vector<double> crossing(static_cast<std::size_t>(n) + 1, 0);
+    for (EdgeId e : graph.edges()) {
+      const Edge& edge = graph.edge(e);
+      crossing[static_cast<std::size_t>(position[edge.src.value()]) + 1] += edge.bytes;
+      crossing[static_cast<std::size_t>(position[edge.dst.value()]) + 1] -= edge.bytes;
+    }
+    for (int k = 1; k <= n; ++k) crossing[static_cast<std::size_t>(k)] += crossing[static_cast<std::size_t>(k) - 1];
+    cut_at.push_back(0);
+    for (int w = 0; w < kMaxCuts - 1; ++w) {
+      const int lo = std::max(1, static_cast<int>(static_cast<std::int64_t>(n) * w / (kMaxCuts - 1)));
+      const int hi = static_cast<int>(static_cast<std::int64_t>(n) * (w + 1) / (kMaxCuts - 1));  // exclusive
+      int pick = -1;
+      for (int k = std::max(lo, cut_at.back() + 1); k < std::min(hi, n); ++k)
+        if (pick < 0 || crossing[static_cast<std::size_t>(k)] < crossing[static_cast<std::size_t>(pick)]) pick = k;
+      if (pick > 0) cut_at.push_back(pick);
+    }
+    cut_at.push_back(n);
+  }
+  const int m = static_cast<int>(cut_at.size()) - 1;  // segments between candidate cuts
+  if (layers > m || (static_cast<std::size_t>(layers) + 1) * (static_cast<std::size_t>(m) + 1) > kMaxDpCells)
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("num_layers {} is too many for a graph of {} ops: layer clustering cuts large graphs at "
+                              "{} candidate positions at most and keeps its tables within {} cells; ask for at most {} "
+                              "layers (or one per op)",
+                              num_layers, n, m, kMaxDpCells, std::min<std::size_t>(m, kMaxDpCells / (m + 1) - 1)));
+
+  std::vector<double> prefix_flops(static_cast<std::size_t>(n) + 1, 0);
+  double heaviest_block = 0;
+  for (int i = 0; i < n; ++i)
+    prefix_flops[static_cast<std::size_t>(i) + 1] = prefix_flops[static_cast<std::size_t>(i)] + op_flops(graph.op(op_at(i)));
+  for (int j = 0; j < m; ++j)
+    heaviest_block = std::max(heaviest_block, prefix_flops[static_cast<std::size_t>(cut_at[static_cast<std::size_t>(j) + 1])] -
+                                                  prefix_flops[static_cast<std::size_t>(cut_at[static_cast<std::size_t>(j)])]);
+  const double total = prefix_flops.back();
+  // A single op (block) heavier than the cap would make every clustering infeasible: the cap grows to it.
+  const double cap = std::max(total / layers * (1 + epsilon), heaviest_block) * (1 + 1e-12);
+  // FLOPs of the candidate segments k..r-1 (indices into cut_at).
+  auto flops = [&](int k, int r) {
+    return prefix_flops[static_cast<std::size_t>(cut_at[static_cast<std::size_t>(r)])] -
+           prefix_flops[static_cast<std::size_t>(cut_at[static_cast<std::size_t>(k)])];
+  };
+
+  // Per block j (positions cut_at[j]..cut_at[j+1]-1): the in-edges of its ops as (source position,
+  // bytes) sorted by position, with prefix sums of the bytes.
+  std::vector<std::vector<std::pair<int, double>>> block_in(static_cast<std::size_t>(m));
+  {
+    int j = 0;
+    for (int i = 0; i < n; ++i) {
+      while (cut_at[static_cast<std::size_t>(j) + 1] <= i) ++j;
+      auto& row = block_in[static_cast<std::size_t>(j)];
+      for (EdgeId e : graph.in_edges(op_at(i))) row.emplace_back(position[graph.edge(e).src.value()], graph.edge(e).bytes);
+    }
+    for (auto& row : block_in) {
+      std::sort(row.begin(), row.end());
+      for (std::size_t x = 1; x < row.size(); ++x) row[x].second += row[x - 1].second;
+    }
+  }
+  // Bytes entering block j from positions < p.
+  auto from_before = [&](int j, int p) {
+    const auto& row = block_in[static_cast<std::size_t>(j)];
+    const auto it = std::lower_bound(row.begin(), row.end(), p, [](const auto& x, int v) { return x.first < v; });
+    return it == row.begin() ? 0.0 : std::prev(it)->second;
+  };
+
+  // input[k][r - k - 1] = bytes entering candidate segment k..r-1 from positions before it, for
+  // spans within the cap; computed per start k by extending the segment forwards.
+  std::vector<std::vector<double>> input(static_cast<std::size_t>(m));
+  for (int k = 0; k < m; ++k) {
     double bytes = 0;
-    for (int r = k + 1; r <= n; ++r) {
+    const int p = cut_at[static_cast<std::size_t>(k)];
+    for (int r = k + 1; r <= m; ++r) {
       if (r > k + 1 && flops(k, r) > cap) break;
-      const OpId op = (*order)[static_cast<std::size_t>(r - 1)];
-      for (EdgeId e : graph.in_edges(op))
-        if (position[graph.edge(e).src.value()] < k) bytes += graph.edge(e).bytes;
+      bytes += from_before(r - 1, p);
       input[static_cast<std::size_t>(k)].push_back(bytes);
     }
   }
@@ -93,12 +169,12 @@ Result<std::vector<std::vector<OpId>>> cluster_layers(const Graph& graph, int nu
     const std::size_t i = static_cast<std::size_t>(r - k - 1);
     return i < row.size() ? row[i] : kNone;
   };
-  std::vector<int> cuts = min_max_partition(n, layers, traffic);
+  std::vector<int> cuts = min_max_partition(m, layers, traffic);
   if (cuts.empty()) return Status(StatusCode::kInternal, "layer clustering found no partition");
   double worst = 0;
   for (int q = 0; q < layers; ++q) worst = std::max(worst, traffic(cuts[static_cast<std::size_t>(q)], cuts[static_cast<std::size_t>(q) + 1]));
   const double limit = worst * (1 + 1e-9);
-  std::vector<int> balanced = min_max_partition(n, layers, [&](int k, int r) {
+  std::vector<int> balanced = min_max_partition(m, layers, [&](int k, int r) {
     const double t = traffic(k, r);
     if (t == kNone) return kNone;
     // Beyond the traffic limit this start is not allowed, but a longer segment may be again (its
@@ -109,8 +185,9 @@ Result<std::vector<std::vector<OpId>>> cluster_layers(const Graph& graph, int nu
 
   std::vector<std::vector<OpId>> out(static_cast<std::size_t>(layers));
   for (int q = 0; q < layers; ++q)
-    for (int i = cuts[static_cast<std::size_t>(q)]; i < cuts[static_cast<std::size_t>(q) + 1]; ++i)
-      out[static_cast<std::size_t>(q)].push_back((*order)[static_cast<std::size_t>(i)]);
+    for (int i = cut_at[static_cast<std::size_t>(cuts[static_cast<std::size_t>(q)])];
+         i < cut_at[static_cast<std::size_t>(cuts[static_cast<std::size_t>(q) + 1])]; ++i)
+      out[static_cast<std::size_t>(q)].push_back(op_at(i));
   return out;
 }
 

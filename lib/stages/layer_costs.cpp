@@ -201,7 +201,9 @@ std::vector<Candidate> make_candidates(const Cluster& cluster, int hosts, int pe
 
 Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<OpId>>& layers, const Cluster& cluster,
                               const CostModel& cost_model, const std::vector<Candidate>& candidates,
-                              const ShardingOptions& sharding, double weight_sync_scale) {
+                              const ShardingOptions& sharding, double weight_sync_scale,
+                              const std::function<bool()>& halt) {
+  const auto halted = [&] { return halt && halt(); };
   CostTable table;
   table.cost.resize(layers.size());
   const ActivationsOnly activations_only(cost_model);
@@ -222,6 +224,7 @@ Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<
     auto& row = table.cost[l];
     row.resize(candidates.size());
     for (std::size_t c = 0; c < candidates.size(); ++c) {
+      if (halted()) return Status(StatusCode::kFailedPrecondition, "halted");
       const Mesh& mesh = candidates[c].mesh;
       auto problem = build_sharding_problem(sub, cluster, mesh, cost_model);
       if (!problem.ok()) return problem.status();

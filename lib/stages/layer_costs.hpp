@@ -2,6 +2,8 @@
 // intra-op sharding planner. See layer_costs.cpp for why layers are planned one at a time.
 #pragma once
 
+#include <functional>
+
 #include <array>
 #include <cstddef>
 #include <vector>
@@ -51,7 +53,8 @@ std::vector<Candidate> make_candidates(const Cluster& cluster, int hosts, int pe
 
 Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<OpId>>& layers, const Cluster& cluster,
                               const CostModel& cost_model, const std::vector<Candidate>& candidates,
-                              const ShardingOptions& sharding, double weight_sync_scale);
+                              const ShardingOptions& sharding, double weight_sync_scale,
+                              const std::function<bool()>& halt = {});
 
 }  // namespace stages_detail
 OPPLAN_END_NAMESPACE

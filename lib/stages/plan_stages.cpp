@@ -54,6 +54,7 @@ bool StageOptions::IsValid(std::string* error) const {
     if (s.hosts < 1 || s.devices < 1) add(fmt::format("submesh shape ({}, {}) must have positive sides", s.hosts, s.devices));
   std::string sharding_error;
   if (!sharding.IsValid(&sharding_error)) add("sharding: " + sharding_error);
+  if (!(time_limit >= 0) || std::isinf(time_limit)) add(fmt::format("time_limit must be finite and >= 0 (is {})", time_limit));
   if (error) *error = problems;
   return problems.empty();
 }
@@ -405,10 +406,19 @@ Result<StagePlan> plan_stages(const Graph& graph, const Cluster& cluster, const 
     return Status(StatusCode::kInvalidArgument,
                   fmt::format("none of the submesh shapes is one of Alpa's for {} nodes of {} devices", hosts, per_host));
   const auto costing_start = Clock::now();
+  // The stop request or the time limit, checked between intra-op plans and DP runs.
+  const auto stopped = [&] { return options.stop != nullptr && options.stop->load(std::memory_order_relaxed); };
+  const auto halt = [&] { return stopped() || (options.time_limit > 0 && since(start) >= options.time_limit); };
+  const auto halted = [&] {
+    return Status(StatusCode::kFailedPrecondition,
+                  stopped() ? fmt::format("stage planning stopped at the caller's request after {:.3f} s", since(start))
+                            : fmt::format("stage planning reached its time limit of {:g} s before finding a plan",
+                                          options.time_limit));
+  };
   const std::optional<Cluster> slow = slowest_view(cluster);
   auto table = cost_layers(graph, *layers, slow ? *slow : cluster, cost_model, candidates, options.sharding,
-                           1.0 / options.num_microbatches);
-  if (!table.ok()) return table.status();
+                           1.0 / options.num_microbatches, halt);
+  if (!table.ok()) return halt() ? halted() : table.status();
 
   StagePlan plan;
   plan.layers = std::move(*layers);
@@ -424,6 +434,7 @@ Result<StagePlan> plan_stages(const Graph& graph, const Cluster& cluster, const 
   const std::vector<double> values = dp.t_max_values();
   for (std::size_t i = 0; i < values.size();) {
     if (B * values[i] >= best_total) break;  // every plan left has T >= B * t_max
+    if (halt()) return halted();
     // One DP run covers every candidate within the gap of the smallest untried one: a plan whose
     // largest stage is any of them is feasible at the largest, which exceeds it by at most the gap.
     std::size_t j = i;

@@ -1,6 +1,7 @@
 #include <opplan/io.hpp>
 
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -207,6 +208,38 @@ TEST(ClusterJson, SmallExampleRoundTripsPrettyAndCompact) {
     expect_same_cluster(c, *back);
   }
   EXPECT_EQ(cluster_to_json(c, -1).find('\n'), std::string::npos);
+}
+
+// Issue 16: a cluster with "alpha": -0.0 was written back as "-0", which no longer read. Zero is
+// written as 0 whatever its sign, and -0.0 reads as +0.
+TEST(ClusterJson, NegativeZeroRoundTripsAsZero) {
+  Cluster c = small_cluster();
+  Link link = c.intra_node_link();
+  link.alpha = -0.0;
+  c.set_intra_node_link(link);
+  for (int indent : {2, -1}) {
+    const std::string text = cluster_to_json(c, indent);
+    EXPECT_EQ(text.find("-0,"), std::string::npos) << text;
+    EXPECT_EQ(text.find("-0}"), std::string::npos) << text;
+    auto back = parse_cluster_json(text, "written");
+    ASSERT_TRUE(back.ok()) << back.status().to_string() << "\n" << text;
+    expect_same_cluster(c, *back);
+    EXPECT_FALSE(std::signbit(back->intra_node_link().alpha));
+    EXPECT_EQ(cluster_to_json(*back, indent), text);  // a fixed point
+  }
+  // Read from text: -0.0 and -0 both read as +0, and the cluster writes and reads again.
+  for (const char* zero : {"-0.0", "-0", "-0e5"}) {
+    std::string text = cluster_to_json(small_cluster());
+    const std::string from = "\"intra_node_link\": {\"alpha\": 2e-6";
+    ASSERT_NE(text.find(from), std::string::npos);
+    text.replace(text.find(from), from.size(), std::string("\"intra_node_link\": {\"alpha\": ") + zero);
+    auto read = parse_cluster_json(text, "negative-zero.json");
+    ASSERT_TRUE(read.ok()) << zero << ": " << read.status().to_string();
+    EXPECT_FALSE(std::signbit(read->intra_node_link().alpha)) << zero;
+    auto again = parse_cluster_json(cluster_to_json(*read), "written");
+    ASSERT_TRUE(again.ok()) << zero << ": " << again.status().to_string();
+    expect_same_cluster(*read, *again);
+  }
 }
 
 TEST(ClusterJson, PrettyOutputWritesOneDevicePerLine) {

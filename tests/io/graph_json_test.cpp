@@ -452,6 +452,39 @@ TEST(GraphJson, InvalidUtf8InANameDoesNotMakeWritingFail) {
   EXPECT_EQ(back->op(OpId(0)).name, "bad\xef\xbf\xbd");  // U+FFFD
 }
 
+// Issue 16: "flops": -0.0 validated and was written back as "-0". It reads as +0 and is written
+// as 0, so write-then-read is lossless.
+TEST(GraphJson, NegativeZeroReadsAndWritesAsZero) {
+  Graph g("zeros");
+  Op op;
+  op.name = "a";
+  op.kind = "matmul";
+  op.forward.flops = -0.0;
+  op.forward.bytes = 8;
+  op.activation_bytes = -0.0;
+  g.add_op(op);
+  for (int indent : {2, -1}) {
+    const std::string text = graph_to_json(g, indent);
+    EXPECT_EQ(text.find("-0"), std::string::npos) << text;
+    auto back = parse_graph_json(text, "written");
+    ASSERT_TRUE(back.ok()) << back.status().to_string() << "\n" << text;
+    EXPECT_EQ(graph_to_json(*back, indent), text);
+  }
+  const std::string text =
+      R"({"format": "opplan.graph", "version": 1, "name": "z", "ops": [{"name": "a", "kind": "matmul", )"
+      R"("forward": {"flops": -0.0, "bytes": -0}, "activation_bytes": -0.0}], "edges": []})";
+  auto read = parse_graph_json(text, "negative-zero.json");
+  ASSERT_TRUE(read.ok()) << read.status().to_string();
+  const Op& a = read->op(OpId(0));
+  EXPECT_FALSE(std::signbit(a.forward.flops));
+  EXPECT_FALSE(std::signbit(a.forward.bytes));
+  EXPECT_FALSE(std::signbit(a.activation_bytes));
+  EXPECT_TRUE(read->validate().ok());
+  auto again = parse_graph_json(graph_to_json(*read), "written");
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(graph_to_json(*again), graph_to_json(*read));
+}
+
 TEST(GraphJson, InfiniteValuesAreWrittenSoThatReadingNamesThem) {
   Graph g;
   Op op;

@@ -120,4 +120,32 @@ TEST(OnnxImport, WithoutOnnxSaysHowToEnableIt) {
 }
 
 }  // namespace
+// Issue 16: crafted convolution and pooling nodes that crashed ONNX's shape inference
+// (onnx::convPoolShapeInference: a segmentation fault, or a division by a zero stride) when opplan
+// handed it the model unchecked. They are made by make_bad_kernels.cpp beside them. Each must be
+// refused with a message naming the file, the node and what is wrong -- or, where only inference
+// can know the input's rank, by strict shape inference naming the node.
+TEST(OnnxImport, CraftedKernelNodesAreRefusedBeforeShapeInference) {
+  if (!onnx_import_available()) GTEST_SKIP() << "built without ONNX";
+  struct Case {
+    const char* file;
+    std::vector<const char*> says;
+  };
+  const Case cases[] = {
+      {"bad_conv_weight_rank.onnx", {"node 0 'conv' (Conv)", "the input 'x' has rank 4, a kernel of 3 axes needs rank 5"}},
+      {"bad_conv_inner_rank.onnx", {"conv"}},
+      {"bad_pool_zero_stride.onnx", {"node 0 'pool' (MaxPool)", "strides[0] = 0 is out of range"}},
+      {"bad_pool_pads.onnx", {"node 1 'pool' (AveragePool)", "pads has 2 values", "4 are needed"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.file);
+    auto loaded = read_onnx_graph(kOnnxData + "/" + c.file);
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_EQ(loaded.status().code(), StatusCode::kInvalidArgument) << loaded.status().to_string();
+    EXPECT_NE(loaded.status().message().find(c.file), std::string::npos) << loaded.status().message();
+    for (const char* part : c.says)
+      EXPECT_NE(loaded.status().message().find(part), std::string::npos) << loaded.status().message();
+  }
+}
+
 }  // namespace opplan

@@ -188,4 +188,27 @@ TEST(PipelineJson, ErrorsNameThePath) {
             opplan::StatusCode::kIoError);
 }
 
+// Issue 16: times that overflow a double over an iteration are bad input naming the field, and
+// built-in placements refuse stage counts no spec could hold before allocating their routes.
+TEST(PipelineSpec, OverflowingTimesAndHugeStageCountsAreRefused) {
+  StageSpec st;
+  st.forward = 1e308;
+  auto spec = opplan::make_pipeline_spec(Placement::kLinear, 4, 8, st);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_EQ(spec.status().code(), opplan::StatusCode::kInvalidArgument);
+  EXPECT_THAT(spec.status().message(), HasSubstr("stages[0].forward: 1e+308 is too large"));
+  st.forward = 1;
+  st.activation = 1e307;
+  st.params = 1e308;
+  auto memory = opplan::make_pipeline_spec(Placement::kLinear, 4, 100, st);
+  ASSERT_FALSE(memory.ok());
+  EXPECT_THAT(memory.status().message(), HasSubstr("stages[0].activation"));
+  auto routes = opplan::placement_routes(Placement::kInterleaved, 4, 100000000);
+  ASSERT_FALSE(routes.ok());
+  EXPECT_THAT(routes.status().message(), HasSubstr("limit of 10000000 stages"));
+  auto linear = opplan::placement_routes(Placement::kLinear, 2147483647);
+  ASSERT_FALSE(linear.ok());
+  EXPECT_THAT(linear.status().message(), HasSubstr("devices: 2147483647"));
+}
+
 }  // namespace

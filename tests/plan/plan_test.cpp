@@ -169,6 +169,25 @@ TEST(PlanTest, HierarchicalRefusesToSplitATiedGroupAndAutoFallsBack) {
   EXPECT_EQ(au->placement.front(), au->placement.back());
 }
 
+// Issue 16: sizes that used to run for minutes or end in std::bad_alloc are refused at once, naming
+// the quantity and the limit (no timing asserted).
+TEST(PlanTest, RefusesMicroBatchCountsNoStrategyCanPlan) {
+  const Graph g = small_two_tower();
+  PlanOptions o = quick(PlanStrategy::kAuto);
+  o.micro_batches = 1000000000;
+  auto p = opplan::plan(g, Cluster::dgx_a100(), o);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), opplan::StatusCode::kInvalidArgument);
+  EXPECT_THAT(p.status().message(), HasSubstr("micro_batches: 1000000000 is too many"));
+  EXPECT_THAT(p.status().message(), HasSubstr("limit of 2000000"));
+  // The operator level alone refuses a schedule above kMaxOperatorTasks before allocating it.
+  o.strategy = PlanStrategy::kOperatorLevel;
+  o.micro_batches = static_cast<int>(opplan::kMaxOperatorTasks / 3 / static_cast<long long>(g.num_ops())) + 1;
+  auto op = opplan::plan(g, Cluster::dgx_a100(), o);
+  ASSERT_FALSE(op.ok());
+  EXPECT_THAT(op.status().message(), HasSubstr("kMaxOperatorTasks"));
+}
+
 }  // namespace
 
 namespace {

@@ -844,4 +844,35 @@ TEST(PlannerOptionsTest, NamesRoundTrip) {
   EXPECT_THAT(error, HasSubstr("window_instances"));
 }
 
+// Issue 16: a spec above kMaxPlannerInstances is refused before anything is allocated.
+TEST(PlannerLimits, RefusesSpecsAboveTheInstanceCap) {
+  StageSpec st;
+  auto spec = opplan::make_pipeline_spec(opplan::Placement::kLinear, 1000, 2000, st);
+  ASSERT_TRUE(spec.ok()) << spec.status().to_string();
+  auto r = opplan::plan_pipeline(*spec);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), opplan::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("6000000 operator instances"));
+  EXPECT_THAT(r.status().message(), HasSubstr("limit of 2000000"));
+}
+
+// Found by fuzzing the pipeline-spec reader (issue 16): a cap of 5e13 activations made the memory
+// wall convert the room to an int out of range (undefined behaviour, reported by the sanitizer
+// build, OPPLAN_SANITIZE). Such room is no wall: the bound is the one without a cap.
+TEST(PlannerBounds, HugeMemoryCapIsNoWall) {
+  StageSpec st;
+  st.forward = 5;
+  st.input_grad = 6;
+  st.weight_grad = 0;
+  st.activation = 2;
+  st.input_grad_frees = 1;
+  auto capped = opplan::make_pipeline_spec(opplan::Placement::kLinear, 12, 24, st, 1, 108888117570811.0);
+  ASSERT_TRUE(capped.ok()) << capped.status().to_string();
+  auto free = opplan::make_pipeline_spec(opplan::Placement::kLinear, 12, 24, st);
+  ASSERT_TRUE(free.ok());
+  const auto with_cap = opplan::pipeline_lower_bound(*capped), without = opplan::pipeline_lower_bound(*free);
+  ASSERT_TRUE(with_cap.ok() && without.ok());
+  EXPECT_DOUBLE_EQ(*with_cap, *without);
+}
+
 }  // namespace

@@ -132,6 +132,49 @@ TEST(ClusterLayersTest, CutsAtLayerBoundariesAndBalances) {
   EXPECT_EQ(cluster_layers(g, 2, -1).status().code(), StatusCode::kInvalidArgument);
 }
 
+// Issue 16: graphs above 2,048 ops are cut only at candidate positions (the narrowest of each
+// window), so time and memory stay bounded; the cuts must still be the narrow ones and every op
+// must land in exactly one layer, in order.
+TEST(ClusterLayersTest, LargeGraphsKeepNarrowCutsAndCoverEveryOp) {
+  TransformerConfig c;
+  c.hidden = 64, c.heads = 2, c.layers = 256, c.seq_len = 16, c.vocab = 128;
+  const Graph g = build_transformer(c).value();
+  ASSERT_GT(g.num_ops(), 2048u);
+  auto layers = cluster_layers(g, 16);
+  ASSERT_TRUE(layers.ok()) << layers.status().to_string();
+  ASSERT_EQ(layers->size(), 16u);
+  const auto topo = g.topological_order().value();
+  std::size_t next = 0;
+  std::vector<int> cluster_of(g.num_ops(), -1);
+  for (std::size_t q = 0; q < layers->size(); ++q) {
+    EXPECT_FALSE((*layers)[q].empty()) << q;
+    for (OpId op : (*layers)[q]) {
+      ASSERT_LT(next, topo.size());
+      EXPECT_EQ(op, topo[next++]);  // contiguous, in topological order
+      cluster_of[op.value()] = static_cast<int>(q);
+    }
+  }
+  EXPECT_EQ(next, g.num_ops());
+  const double stream = 2.0 * 16 * 64 * 2;
+  const double total = g.totals().flops[0] + g.totals().flops[1] + g.totals().flops[2];
+  for (int q = 1; q < 16; ++q) {
+    double in = 0, flops = 0;
+    for (EdgeId e : g.edges())
+      if (cluster_of[g.edge(e).dst.value()] == q && cluster_of[g.edge(e).src.value()] < q) in += g.edge(e).bytes;
+    for (OpId op : (*layers)[static_cast<std::size_t>(q)])
+      flops += g.op(op).forward.flops + g.op(op).input_grad.flops + g.op(op).weight_grad.flops;
+    EXPECT_DOUBLE_EQ(in, stream) << q;
+    EXPECT_LE(flops, total / 16 * 1.5) << q;
+  }
+  // One op per layer needs no DP, whatever the size; more layers than the tables hold is refused.
+  auto each = cluster_layers(chain(5000, false), 5000);
+  ASSERT_TRUE(each.ok()) << each.status().to_string();
+  EXPECT_EQ(each->size(), 5000u);
+  auto too_many = cluster_layers(chain(5000, false), 4000);
+  EXPECT_EQ(too_many.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_many.status().message().find("candidate positions"), std::string::npos) << too_many.status().message();
+}
+
 // Replicated ops only gain from pipelining: 8 equal layers on 2 devices form two stages of four,
 // on 4 devices four stages of two; T = 8 t + (B - 1) * (8 / stages) t.
 TEST(PlanStagesTest, UniformChainSplitsEvenly) {

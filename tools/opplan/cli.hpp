@@ -2,7 +2,9 @@
 // error reporting and human-readable units. Private to tools/opplan.
 #pragma once
 
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +70,25 @@ void add_graph_options(CLI::App& app, std::string& graph_file, std::string& mode
 void add_cluster_options(CLI::App& app, std::string& cluster_file, std::string& preset);
 
 // The flags that describe a pipeline spec without a file (`schedule`, `export`).
+// Range checks whose message gives the real range. (CLI11's PositiveNumber and NonNegativeNumber
+// print the largest double, 309 digits, as the upper end, also for int options.)
+inline CLI::Validator int_at_least(int least) {
+  return CLI::Range(least, std::numeric_limits<int>::max());
+}
+// Doubles: "must be a number > 0" / ">= 0", finite.
+inline CLI::Validator number_above(double bound, bool inclusive) {
+  return CLI::Validator(
+      [bound, inclusive](std::string& text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v)) return "'" + text + "' is not a number";
+        const bool ok = std::isfinite(v) && (inclusive ? v >= bound : v > bound);
+        if (ok) return {};
+        return "must be a finite number " + std::string(inclusive ? ">= " : "> ") + CLI::detail::to_string(bound) +
+               ", got " + text;
+      },
+      inclusive ? "NUMBER >= 0" : "NUMBER > 0");
+}
+
 struct PipelineSpecFlags {
   int pp = 0;
   int micro_batches = 0;

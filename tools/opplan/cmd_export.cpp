@@ -175,10 +175,10 @@ Command add_export_command(CLI::App& parent) {
                                     : fmt::format("unknown schedule '{}' (known: {})", v, kind_names());
                        });
   std::vector<CLI::Option*> pipeline_flags = {
-      app->add_option("--pp,--devices", args->spec.pp, "pytorch: devices (pipeline ranks)")->check(CLI::PositiveNumber),
+      app->add_option("--pp,--devices", args->spec.pp, "pytorch: devices (pipeline ranks)")->check(int_at_least(1)),
       app->add_option("--microbatches", args->spec.micro_batches,
                       "pytorch: micro-batches in total; megatron / deepspeed: per iteration (default 16)")
-          ->check(CLI::PositiveNumber),
+          ->check(int_at_least(1)),
       app->add_option("--f", args->spec.f, "pytorch: forward time per stage (default 1)"),
       app->add_option("--b", args->spec.b, "pytorch: input-gradient time per stage (default 1)"),
       app->add_option("--w", args->spec.w, "pytorch: weight-gradient time per stage (default 1)"),
@@ -186,9 +186,9 @@ Command add_export_command(CLI::App& parent) {
       app->add_option("--p2p", args->spec.p2p, "pytorch: transfer time between stages (default 0)"),
       app->add_option("--mem-cap", args->spec.mem_cap, "pytorch: per-device cap in micro-batch activations"),
       app->add_option("--chunks", args->spec.chunks, "pytorch: chunks per device for interleaved (default 2)")
-          ->check(CLI::PositiveNumber)};
+          ->check(int_at_least(1))};
   app->add_option("--time-limit", args->time_limit, "pytorch --schedule plan: seconds for the planner (default 10)")
-      ->check(CLI::PositiveNumber);
+      ->check(number_above(0, false));
   // megatron / deepspeed
   add_graph_options(*app, args->graph_file, args->model);
   add_cluster_options(*app, args->cluster_file, args->preset);
@@ -209,10 +209,10 @@ Command add_export_command(CLI::App& parent) {
                 "megatron / deepspeed: only the physical view of each submesh (hosts x devices) as its logical mesh");
   app->add_option("--micro-batch-size", args->micro_batch_size,
                               "megatron / deepspeed: samples per micro-batch (default: unknown, batch sizes left out)")
-                  ->check(CLI::PositiveNumber);
+                  ->check(int_at_least(1));
   app->add_option("--virtual-stages", args->virtual_stages,
                               "megatron: model chunks per pipeline rank (interleaved schedule; default 1)")
-                  ->check(CLI::PositiveNumber);
+                  ->check(int_at_least(1));
   app->add_flag("--json", args->json, "Print one JSON object");
   app->callback([args, app, spec_file, schedule, pipeline_flags] {
     if (args->format == "pytorch") {

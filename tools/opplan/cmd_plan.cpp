@@ -160,7 +160,7 @@ Command add_plan_command(CLI::App& parent) {
       "SPEC file or --pp; graph mode (otherwise): a graph and a cluster, by default GPT-3 1.3B on one DGX-A100");
   app->add_option("SPEC", args->spec_file, "PipelineSpec JSON file; or give the spec with --pp, --microbatches, ...");
   std::vector<CLI::Option*> spec_flags = {
-      app->add_option("--pp", args->spec.pp, "Pipeline mode: devices (pipeline ranks)")->check(CLI::PositiveNumber),
+      app->add_option("--pp", args->spec.pp, "Pipeline mode: devices (pipeline ranks)")->check(int_at_least(1)),
       app->add_option("--f", args->spec.f, "Pipeline mode: forward time per stage (default 1)"),
       app->add_option("--b", args->spec.b, "Pipeline mode: input-gradient time b per stage (default 1)"),
       app->add_option("--w", args->spec.w, "Pipeline mode: weight-gradient time W per stage (default 1)"),
@@ -168,7 +168,7 @@ Command add_plan_command(CLI::App& parent) {
       app->add_option("--p2p", args->spec.p2p, "Pipeline mode: transfer time between stages on different devices (default 0)")};
   CLI::Option* micro_batches =
       app->add_option("--microbatches", args->spec.micro_batches, "Micro-batches in total (graph mode: default 8)")
-          ->check(CLI::PositiveNumber);
+          ->check(int_at_least(1));
   app->add_option("--mem-cap", args->spec.mem_cap,
                   "Per-device cap on parameters + activations: bytes in graph mode; in pipeline mode the spec's units "
                   "(flags: micro-batch activations), replacing the spec's caps");
@@ -207,9 +207,9 @@ Command add_plan_command(CLI::App& parent) {
   app->add_flag("--full", g.full, "Graph mode: the full report (every step, every device)");
   add_optimizer_option(*app, g.optimizer);
   app->add_option("--gap", g.gap, "Graph mode: stop once within this fraction of the bound (default 0)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_above(0, true));
   app->add_option("--max-units", g.max_units, "Graph mode: coarsen to at most this many units (default 0: 6 per device)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(int_at_least(0));
   app->add_option("--placement-moves", g.placement_moves,
                   "Graph mode: local placement moves tried (default -1: by problem size)");
   app->add_option("--mps", g.mps_file,
@@ -217,7 +217,7 @@ Command add_plan_command(CLI::App& parent) {
   app->add_flag("--serialize-links", g.serialize_links,
                 "Graph mode: one transfer at a time per directed link, ordered by the search (default: overlapping)");
   app->add_option("--mip-windows", g.mip_windows, "Graph mode: MIP windows solved at most (default 8)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(int_at_least(0));
   std::vector<CLI::Option*> graph_only;
   for (std::size_t k = before; k < app->get_options().size(); ++k) graph_only.push_back(app->get_options()[k]);
 

@@ -260,9 +260,9 @@ Command add_schedule_command(CLI::App& parent) {
   auto* compare = app->add_flag("--compare", args->compare, "Print a table of every schedule kind for the spec");
   kind->excludes(compare);
   auto* pp = app->add_option("--pp", args->spec.pp, "Devices (pipeline ranks); dualpipev puts 2 stages on each")
-                 ->check(CLI::PositiveNumber);
+                 ->check(int_at_least(1));
   auto* mb =
-      app->add_option("--microbatches", args->spec.micro_batches, "Micro-batches in total")->check(CLI::PositiveNumber);
+      app->add_option("--microbatches", args->spec.micro_batches, "Micro-batches in total")->check(int_at_least(1));
   std::vector<CLI::Option*> spec_flags = {
       pp,
       mb,
@@ -274,10 +274,10 @@ Command add_schedule_command(CLI::App& parent) {
       app->add_option("--mem-cap", args->spec.mem_cap,
                       "Per-device cap in micro-batch activations (an F adds 1, B or W frees it)"),
       app->add_option("--chunks", args->spec.chunks, "Chunks per device for interleaved 1F1B (default 2)")
-          ->check(CLI::PositiveNumber)};
+          ->check(int_at_least(1))};
   app->add_option("--max-in-flight", args->max_in_flight,
                   "greedy / zb-h2: activations in flight per device (0 = default)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(int_at_least(0));
   auto* orders = app->add_option("--orders", args->orders_file,
                                  "Replay hand-written programs instead (the spec's placement is --kind's): one line "
                                  "of op strings per device (F3a, b0, W2b, F7a&B3b)");

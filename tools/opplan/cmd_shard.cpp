@@ -137,10 +137,10 @@ Command add_shard_command(CLI::App& parent) {
   add_cluster_options(*app, args->cluster_file, args->preset);
   app->add_option("--mem-budget", args->mem_budget,
                   "Bytes per device for parameters and saved activations (default: the device memory)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_above(0, true));
   app->add_option("--mps", args->mps_file, "Write the ILP to this file (free MPS) before solving");
   app->add_option("--time-limit", args->time_limit, "Seconds for the solver; the best plan so far is reported")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_above(0, true));
   app->add_flag("--no-merge", args->no_merge, "Do not merge light operators into their producers");
   app->add_flag("--no-tie", args->no_tie, "Do not share strategies between identical layers");
   add_optimizer_option(*app, args->optimizer);

@@ -94,8 +94,8 @@ Command add_solve_command(CLI::App& parent) {
       "solve", "Solve a MIP file (free MPS, or CPLEX LP when it ends in .lp) with the GLPK backend");
   app->add_option("MODEL", args->model_file, "Model file: .mps (free format) or .lp")->required();
   app->add_option("--time-limit", args->time_limit, "Seconds; the best solution so far is reported at the limit")
-      ->check(CLI::NonNegativeNumber);
-  app->add_option("--gap", args->gap, "Relative gap at which to stop (default 1e-6)")->check(CLI::NonNegativeNumber);
+      ->check(number_above(0, true));
+  app->add_option("--gap", args->gap, "Relative gap at which to stop (default 1e-6)")->check(number_above(0, true));
   app->add_flag("--fixed-mps", args->fixed_mps, "Read MODEL as fixed-format MPS");
   app->add_flag("--lp-relaxation", args->lp_relaxation, "Solve the LP relaxation only (a bound)");
   app->add_flag("--log", args->show_log, "Print GLPK's log on stderr");

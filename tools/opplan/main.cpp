@@ -2,6 +2,7 @@
 // this file parses the command line and turns every outcome into one of three exit codes.
 #include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,10 @@ int main(int argc, char** argv) {
   // environment failure (out of memory), and still must not crash the program.
   try {
     return opplan::cli::run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    // The library refuses inputs above its documented limits before allocating; this is a machine
+    // with less memory than they assume (or a bug): say so in words.
+    std::cerr << "opplan: out of memory: the input is too large for this machine's memory\n";
   } catch (const std::exception& e) {
     std::cerr << "opplan: error: " << e.what() << "\n";
   } catch (...) {

@@ -14,11 +14,11 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-// The first Ctrl-C asks the planner to stop; the handler then steps aside so a second one ends
-// the program.
-extern "C" void opplan_plan_on_sigint(int) {
+// The first Ctrl-C or SIGTERM asks the planner to stop; the handler then steps aside for that
+// signal so a second one ends the program. (std::atomic<bool> is lock-free: safe in a handler.)
+extern "C" void opplan_plan_on_signal(int signal) {
   g_stop.store(true);
-  std::signal(SIGINT, SIG_DFL);
+  std::signal(signal, SIG_DFL);
 }
 
 std::string time_text(double s, bool seconds) {
@@ -32,11 +32,13 @@ std::string time_text(double s, bool seconds) {
 
 TerminalProgress::TerminalProgress(bool show, bool seconds) : show_(show), seconds_(seconds) {
   g_stop.store(false);
-  previous_ = std::signal(SIGINT, opplan_plan_on_sigint);
+  previous_int_ = std::signal(SIGINT, opplan_plan_on_signal);
+  previous_term_ = std::signal(SIGTERM, opplan_plan_on_signal);
 }
 
 TerminalProgress::~TerminalProgress() {
-  std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_);
+  std::signal(SIGINT, previous_int_ == SIG_ERR ? SIG_DFL : previous_int_);
+  std::signal(SIGTERM, previous_term_ == SIG_ERR ? SIG_DFL : previous_term_);
   if (drawn_) std::fputs("\r\033[K", stderr);
 }
 

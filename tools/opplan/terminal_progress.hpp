@@ -1,6 +1,7 @@
 // Long plans on a terminal: a progress line on stderr (step, elapsed, best, bound, gap) once a plan
-// has run for a second, and Ctrl-C as a stop request (the planner returns its best plan so far; a
-// second Ctrl-C ends the program as usual). Private to tools/opplan.
+// has run for a second, and Ctrl-C (SIGINT) or SIGTERM (what job schedulers send) as a stop request:
+// the planner returns its best plan so far, which the command prints; a second signal of the same
+// kind ends the program as usual. Private to tools/opplan.
 #pragma once
 
 #include <opplan/progress.hpp>
@@ -13,7 +14,7 @@ class TerminalProgress {
   // terminal); Ctrl-C is caught either way while the object lives.
   // `seconds`: the plan's times are seconds (graph mode); else the spec's own units.
   explicit TerminalProgress(bool show, bool seconds = true);
-  ~TerminalProgress();  // clears the line and restores the previous SIGINT handler
+  ~TerminalProgress();  // clears the line and restores the previous SIGINT and SIGTERM handlers
   TerminalProgress(const TerminalProgress&) = delete;
   TerminalProgress& operator=(const TerminalProgress&) = delete;
 
@@ -28,7 +29,8 @@ class TerminalProgress {
   bool show_;
   bool seconds_;
   bool drawn_ = false;
-  void (*previous_)(int) = nullptr;
+  void (*previous_int_)(int) = nullptr;
+  void (*previous_term_)(int) = nullptr;
 };
 
 }  // namespace opplan::cli

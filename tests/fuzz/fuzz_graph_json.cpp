@@ -1,0 +1,13 @@
+// libFuzzer: parse_graph_json() on any bytes, and the write-then-read round trip of what it accepts.
+#include <opplan/io.hpp>
+
+#include "fuzz_common.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  opplan_fuzz::check_round_trip(
+      text, [](std::string_view t) { return opplan::parse_graph_json(t, "fuzz"); },
+      [](const opplan::Graph& g) { return opplan::graph_to_json(g); });
+  if (auto g = opplan::parse_graph_json(text, "fuzz"); g.ok()) (void)g->validate();
+  return 0;
+}
