@@ -37,5 +37,7 @@ def test_export_annotate_plan(name, cluster):
     assert computing
     assert [op.name for op in computing if not op.dims] == []
     opplan.shard(graph, cluster, opplan.make_mesh(cluster, 2, 4))
-    plan = opplan.plan(graph, cluster, micro_batches=2, strategy="hierarchical", time_limit=120)
+    # A generous limit: the test checks export and annotation, and CI runs it beside other tests on
+    # two cores (densenet121's stage planning passed 120 s there once).
+    plan = opplan.plan(graph, cluster, micro_batches=2, strategy="hierarchical", time_limit=600)
     assert plan.verified and plan.iteration_seconds >= plan.lower_bound * (1 - 1e-9)
