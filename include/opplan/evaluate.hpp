@@ -95,7 +95,7 @@ struct Evaluation {
   std::vector<StageEvaluation> stages;  // one per pipeline rank
   MemoryBreakdown peak_memory;    // the fullest device
   bool fits = true;
-  // When it does not fit: the first device over its capacity, what fills it and by how much.
+  // When it does not fit: the device furthest over its capacity, what fills it and by how much.
   std::string memory_problem;
   PipelineSpec pipeline;          // seconds and bytes per micro-batch, one device per pipeline rank
   Schedule schedule;              // the timed schedule of `pipeline` (tasks kept when asked)

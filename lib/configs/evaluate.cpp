@@ -284,6 +284,7 @@ Result<Evaluation> evaluate(const Graph& graph, const Cluster& cluster, const Pa
   for (DeviceId id : cluster.devices()) ev.peak_flops += cluster.device(id).peak_for(layout.dtype);
 
   const auto& metrics = schedule->metrics;
+  double worst_overflow = 0;
   double iteration = 0;
   int critical = 0;
   std::vector<double> rank_end(static_cast<std::size_t>(config.pp));
@@ -359,8 +360,11 @@ Result<Evaluation> evaluate(const Graph& graph, const Cluster& cluster, const Pa
       const Device& d = cluster.device(DeviceId(static_cast<std::uint32_t>(se.first_device + i)));
       if (se.capacity == 0 || d.memory_bytes < se.capacity) se.capacity = d.memory_bytes, se.tightest_device = d.name;
     }
-    if (!se.fits() && ev.fits) {
+    // Name the device that overflows most (not merely the first rank over its capacity).
+    const double over = m.total() - se.capacity;
+    if (!se.fits() && (ev.fits || over > worst_overflow)) {
       ev.fits = false;
+      worst_overflow = over;
       ev.memory_problem = fmt::format("device '{}' (pipeline rank {}) needs {} but has {}: {} over; {} is the largest part "
                                       "({})",
                                       se.tightest_device, p, gb(m.total()), gb(se.capacity), gb(m.total() - se.capacity),
