@@ -183,15 +183,8 @@ Result<Evaluation> evaluate(const Graph& graph, const Cluster& cluster, const Pa
         u += cost_unit(graph, layout, layout.layers[static_cast<std::size_t>(l)], true, config, scale, cluster, cm, rank);
       if (s == S - 1) u += cost_unit(graph, layout, layout.post, false, config, scale, cluster, cm, rank);
       rank_stages[static_cast<std::size_t>(dev)].emplace_back(s, u);
-      auto slower = [](double a, double b) { return std::max(a, b); };
       if (first) worst = u, first = false;
-      else {
-        worst.forward = slower(worst.forward, u.forward), worst.input_grad = slower(worst.input_grad, u.input_grad);
-        worst.weight_grad = slower(worst.weight_grad, u.weight_grad), worst.recompute = slower(worst.recompute, u.recompute);
-        worst.tp_forward = slower(worst.tp_forward, u.tp_forward), worst.tp_backward = slower(worst.tp_backward, u.tp_backward);
-        worst.cp_forward = slower(worst.cp_forward, u.cp_forward), worst.cp_backward = slower(worst.cp_backward, u.cp_backward);
-        worst.ep_forward = slower(worst.ep_forward, u.ep_forward), worst.ep_backward = slower(worst.ep_backward, u.ep_backward);
-      }
+      else worst.take_slower_times(u);
     }
     stage_cost[static_cast<std::size_t>(s)] = worst;
   }

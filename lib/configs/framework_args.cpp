@@ -3,7 +3,6 @@
 
 #include <charconv>
 #include <cstdint>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
@@ -12,6 +11,8 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "io/json_reader.hpp"
 
 OPPLAN_BEGIN_NAMESPACE
 
@@ -214,11 +215,10 @@ Result<DeepSpeedSettings> parse_deepspeed_config(std::string_view text, std::str
 }
 
 Result<DeepSpeedSettings> read_deepspeed_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(StatusCode::kNotFound, fmt::format("{}: cannot open the DeepSpeed config", path));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return parse_deepspeed_config(buffer.str(), path);
+  Status error;
+  auto text = detail::read_text_file(path, error);  // the readers' one way to read a file
+  if (!text) return error;
+  return parse_deepspeed_config(*text, path);
 }
 
 OPPLAN_END_NAMESPACE

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <map>
 #include <string_view>
 #include <unordered_map>
@@ -54,6 +55,13 @@ UnitCost& UnitCost::operator+=(const UnitCost& o) {
   largest_layer = std::max(largest_layer, o.largest_layer);
   flops += o.flops, recompute_flops += o.recompute_flops;
   return *this;
+}
+
+void UnitCost::take_slower_times(const UnitCost& o) {
+  for (auto field : {&UnitCost::forward, &UnitCost::input_grad, &UnitCost::weight_grad, &UnitCost::recompute,
+                     &UnitCost::tp_forward, &UnitCost::tp_backward, &UnitCost::cp_forward, &UnitCost::cp_backward,
+                     &UnitCost::ep_forward, &UnitCost::ep_backward})
+    this->*field = std::max(this->*field, o.*field);
 }
 
 Result<GraphLayout> layout_graph(const Graph& graph, int tp) {

@@ -64,6 +64,8 @@ struct UnitCost {
   double recompute_flops = 0;
 
   UnitCost& operator+=(const UnitCost& o);
+  // Each time of `o` where it is longer (the same stage costed on two devices: the slower sets it).
+  void take_slower_times(const UnitCost& o);
 };
 
 // One pipeline rank's view: its distinct devices and its groups.
