@@ -17,7 +17,7 @@ namespace {
 constexpr int kGpusPerNode = 8;
 // Large enough for any real deployment, small enough that a typo ("x100000") cannot build a
 // cluster of a million devices.
-constexpr int kMaxPresetNodes = 1024;
+constexpr int kMaxPresetNodes = 4096;  // 32,768 GPUs: Llama-3 405B trained on 16,384
 
 constexpr double kGB = 1e9;
 constexpr double kTFlops = 1e12;

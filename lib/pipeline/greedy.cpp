@@ -33,6 +33,8 @@ struct ChunkState {
   int stage;
   int next_f = 0;
   int next_b = 0;
+  int first = -1;  // the device's first chunk on this route (-1: this is it)
+  int later = 0;   // the device's chunks further along this route
 };
 
 struct DeviceState {
@@ -61,6 +63,13 @@ Result<PipelineOrders> greedy_orders(const PipelineSpec& spec, int max_in_flight
   for (int d = 0; d < P; ++d) {
     DeviceState& dev = devices[static_cast<std::size_t>(d)];
     for (const auto& [r, s] : spec.device_chunks(d)) dev.chunks.push_back(ChunkState{r, s});
+    for (ChunkState& c : dev.chunks)
+      for (std::size_t k = 0; k < dev.chunks.size(); ++k) {
+        const ChunkState& o = dev.chunks[k];
+        if (o.route != c.route || o.stage == c.stage) continue;
+        if (o.stage > c.stage) ++c.later;
+        else if (c.first < 0 || o.stage < dev.chunks[static_cast<std::size_t>(c.first)].stage) c.first = static_cast<int>(k);
+      }
     dev.budget = spec.cap(d) - spec.param_memory(d);
   }
   std::vector<double> done(index.size(), kNever);  // end time of F and b work
@@ -70,8 +79,18 @@ Result<PipelineOrders> greedy_orders(const PipelineSpec& spec, int max_in_flight
       3 * static_cast<std::size_t>(spec.num_routes()) * static_cast<std::size_t>(M) * static_cast<std::size_t>(S);
   for (auto& prog : out.devices) prog.reserve(total / static_cast<std::size_t>(P) + 1);
 
-  const auto fits = [&](const DeviceState& dev, const StageSpec& st) {
-    if (max_in_flight > 0 && dev.in_flight + 1 > max_in_flight) return false;
+  // The in-flight limit reserves room: a micro-batch that enters a device on its first chunk of a
+  // route will come back for the device's later chunks of that route (ZB-V's V), so it enters only
+  // when all of them fit. Without the reservation the first chunk fills the limit and deadlocks.
+  const auto reserved = [&](const DeviceState& dev) {
+    int slots = 0;
+    for (const ChunkState& c : dev.chunks)
+      if (c.first >= 0) slots += dev.chunks[static_cast<std::size_t>(c.first)].next_f - c.next_f;
+    return slots;
+  };
+  const auto fits = [&](const DeviceState& dev, const ChunkState& c) {
+    const StageSpec& st = spec.stages[static_cast<std::size_t>(c.stage)];
+    if (max_in_flight > 0 && c.first < 0 && dev.in_flight + reserved(dev) + 1 + c.later > max_in_flight) return false;
     return dev.memory + st.activation <= dev.budget + 1e-9 * std::max(1.0, std::abs(dev.budget));
   };
   const auto f_ready = [&](const ChunkState& c) {
@@ -106,7 +125,7 @@ Result<PipelineOrders> greedy_orders(const PipelineSpec& spec, int max_in_flight
     for (std::size_t k = 0; k < dev.chunks.size(); ++k) {
       const ChunkState& c = dev.chunks[k];
       if (c.next_b < c.next_f) consider({kPickB, b_ready(c), static_cast<int>(k)});
-      if (c.next_f < M && fits(dev, spec.stages[static_cast<std::size_t>(c.stage)]))
+      if (c.next_f < M && fits(dev, c))
         consider({kPickF, f_ready(c), static_cast<int>(k)});
     }
     if (!dev.pending_w.empty()) consider({kPickW, dev.free_at, -1});
@@ -135,7 +154,7 @@ Result<PipelineOrders> greedy_orders(const PipelineSpec& spec, int max_in_flight
         const DeviceState& dev = devices[static_cast<std::size_t>(d)];
         std::string stages;
         for (const ChunkState& c : dev.chunks)
-          if (c.next_f < M && !fits(dev, spec.stages[static_cast<std::size_t>(c.stage)]))
+          if (c.next_f < M && !fits(dev, c))
             stages += fmt::format("{}{} (micro-batch {})", stages.empty() ? "" : ", ", c.stage, c.next_f);
         if (!stages.empty())
           blocked += fmt::format(

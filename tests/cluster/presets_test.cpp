@@ -142,9 +142,9 @@ TEST(Presets, ByNameIsCaseInsensitiveAndTakesANodeSuffix) {
   const auto one = Cluster::preset("dgx-a100x1");
   ASSERT_TRUE(one.ok());
   EXPECT_EQ(one->name(), "dgx-a100");
-  const auto most = Cluster::preset("dgx-a100x1024");
+  const auto most = Cluster::preset("dgx-a100x4096");
   ASSERT_TRUE(most.ok());
-  EXPECT_EQ(most->num_devices(), 8192u);
+  EXPECT_EQ(most->num_devices(), 32768u);
 }
 
 TEST(Presets, UnknownNameIsNotFoundAndListsTheKnownNames) {
@@ -159,12 +159,12 @@ TEST(Presets, UnknownNameIsNotFoundAndListsTheKnownNames) {
 
 TEST(Presets, BadNodeCountIsInvalidArgument) {
   for (const char* name :
-       {"dgx-a100x0", "dgx-a100x1025", "dgx-a100x", "dgx-a100x-2", "dgx-a100x2.5", "dgx-h100x99999999999",
+       {"dgx-a100x0", "dgx-a100x4097", "dgx-a100x", "dgx-a100x-2", "dgx-a100x2.5", "dgx-h100x99999999999",
         "p3.16xlargexx2", "dgx-a100x+2"}) {
     const auto r = Cluster::preset(name);
     ASSERT_FALSE(r.ok()) << name;
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << name;
-    EXPECT_THAT(r.status().message(), HasSubstr("1..1024")) << name;
+    EXPECT_THAT(r.status().message(), HasSubstr("1..4096")) << name;
   }
 }
 
