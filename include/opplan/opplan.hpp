@@ -4,6 +4,7 @@
 #include <opplan/cluster.hpp>
 #include <opplan/cost_model.hpp>
 #include <opplan/dtype.hpp>
+#include <opplan/config_search.hpp>
 #include <opplan/evaluate.hpp>
 #include <opplan/exports.hpp>
 #include <opplan/graph.hpp>

@@ -18,7 +18,7 @@
 
 #include <fmt/format.h>
 
-#include "configs/layer_profile.hpp"
+#include "configs/evaluate_internal.hpp"
 
 OPPLAN_BEGIN_NAMESPACE
 
@@ -55,12 +55,9 @@ bool same_kind(const Device& a, const Device& b) {
          a.memory_bandwidth == b.memory_bandwidth;
 }
 
-struct PipelineShape {
-  Placement placement = Placement::kLinear;
-  ScheduleKind kind = ScheduleKind::k1F1B;
-  int stages = 1;       // virtual stages in the pipeline
-  bool split_w = false; // b and W are separate tasks
-};
+}  // namespace
+
+namespace configs_detail {
 
 PipelineShape pipeline_shape(const ParallelConfig& c) {
   PipelineShape p;
@@ -79,6 +76,26 @@ PipelineShape pipeline_shape(const ParallelConfig& c) {
   return p;
 }
 
+RankContext rank_context(const Cluster& cluster, const ParallelConfig& config, int p) {
+  RankContext r;
+  const std::int64_t block = std::int64_t{config.tp} * config.cp * config.dp;  // devices per rank
+  const std::int64_t base = p * block;
+  for (std::int64_t i = 0; i < block; ++i) {
+    const Device& d = cluster.device(DeviceId(static_cast<std::uint32_t>(base + i)));
+    if (std::none_of(r.device_kinds.begin(), r.device_kinds.end(), [&](const Device* k) { return same_kind(*k, d); }))
+      r.device_kinds.push_back(&d);
+  }
+  for (int t = 0; t < config.tp; ++t) r.tp_group.push_back(DeviceId(static_cast<std::uint32_t>(base + t)));
+  for (int c = 0; c < config.cp; ++c) r.cp_group.push_back(DeviceId(static_cast<std::uint32_t>(base + c * config.tp)));
+  for (int e = 0; e < config.ep; ++e)
+    r.ep_group.push_back(DeviceId(static_cast<std::uint32_t>(base + std::int64_t{e} * config.tp * config.cp)));
+  return r;
+}
+
+}  // namespace configs_detail
+
+namespace {
+
 std::string gb(double bytes) { return fmt::format("{:.1f} GB", bytes / 1e9); }
 
 }  // namespace
@@ -90,6 +107,16 @@ Result<Evaluation> evaluate(const Graph& graph, const Cluster& cluster, const Pa
   if (Status s = config.validate(); !s.ok()) return s;
   if (Status s = graph.validate(); !s.ok()) return s;
   if (Status s = cluster.validate(); !s.ok()) return s;
+  auto layout = configs_detail::layout_graph(graph, config.tp);
+  if (!layout.ok()) return layout.status();
+  return configs_detail::evaluate_prepared(graph, *layout, cluster, config, cm, options);
+}
+
+namespace configs_detail {
+
+Result<Evaluation> evaluate_prepared(const Graph& graph, const GraphLayout& layout, const Cluster& cluster,
+                                     const ParallelConfig& config, const CostModel& cm, const EvaluateOptions& options) {
+  if (Status s = config.validate(); !s.ok()) return s;
   const std::int64_t devices = config.num_devices();
   if (devices != static_cast<std::int64_t>(cluster.num_devices()))
     return invalid(fmt::format("parallel configuration: dp x tp x pp x cp = {} x {} x {} x {} = {} devices, but cluster "
@@ -101,9 +128,6 @@ Result<Evaluation> evaluate(const Graph& graph, const Cluster& cluster, const Pa
     return invalid(seq <= 0 ? fmt::format("parallel configuration: cp {} needs a graph with a sequence length", config.cp)
                             : fmt::format("parallel configuration: cp {} does not divide the sequence length {}",
                                           config.cp, seq));
-  auto layout_or = configs_detail::layout_graph(graph, config.tp);
-  if (!layout_or.ok()) return layout_or.status();
-  const GraphLayout& layout = *layout_or;
 
   // Expert parallelism needs experts to split: every expert op's leading dimension.
   if (config.ep > 1) {
@@ -144,20 +168,8 @@ Result<Evaluation> evaluate(const Graph& graph, const Cluster& cluster, const Pa
   auto routes = placement_routes(shape.placement, config.pp, config.vpp);
   if (!routes.ok()) return routes.status();
   const std::int64_t block = std::int64_t{config.tp} * config.cp * config.dp;  // devices per rank
-  std::vector<RankContext> ranks(static_cast<std::size_t>(config.pp));
-  for (int p = 0; p < config.pp; ++p) {
-    RankContext& r = ranks[static_cast<std::size_t>(p)];
-    const std::int64_t base = p * block;
-    for (std::int64_t i = 0; i < block; ++i) {
-      const Device& d = cluster.device(DeviceId(static_cast<std::uint32_t>(base + i)));
-      if (std::none_of(r.device_kinds.begin(), r.device_kinds.end(), [&](const Device* k) { return same_kind(*k, d); }))
-        r.device_kinds.push_back(&d);
-    }
-    for (int t = 0; t < config.tp; ++t) r.tp_group.push_back(DeviceId(static_cast<std::uint32_t>(base + t)));
-    for (int c = 0; c < config.cp; ++c) r.cp_group.push_back(DeviceId(static_cast<std::uint32_t>(base + c * config.tp)));
-    for (int e = 0; e < config.ep; ++e)
-      r.ep_group.push_back(DeviceId(static_cast<std::uint32_t>(base + std::int64_t{e} * config.tp * config.cp)));
-  }
+  std::vector<RankContext> ranks;
+  for (int p = 0; p < config.pp; ++p) ranks.push_back(rank_context(cluster, config, p));
   // The device of each stage (on route 0, and DualPipe's route 1).
   std::vector<std::vector<int>> stage_devices(static_cast<std::size_t>(S));
   for (const auto& route : *routes)
@@ -394,6 +406,8 @@ Result<Evaluation> evaluate(const Graph& graph, const Cluster& cluster, const Pa
     for (auto& tasks : ev.schedule.device_tasks) tasks.clear(), tasks.shrink_to_fit();
   return ev;
 }
+
+}  // namespace configs_detail
 
 std::string Evaluation::BriefReport() const {
   return fmt::format("{}: {:.3f} s per iteration, {:.1f} samples/s, {:.0f} tokens/s, MFU {:.1f} %, {:.0f} model TFLOP/s "
