@@ -72,7 +72,7 @@ struct ConfigSearchOptions {
   EvaluateOptions evaluate;  // keep_schedule applies to the chosen configuration only
   PlanMonitor monitor;       // stop request; progress after every round of evaluations
 
-  bool IsValid(std::string* error) const;
+  OPPLAN_EXPORT bool IsValid(std::string* error) const;
 };
 
 // One configuration the search evaluated.
@@ -96,6 +96,9 @@ struct ConfigSearchResult {
   std::vector<ConfigCandidate> references;  // ConfigSearchOptions::references, evaluated
   std::optional<ConfigCandidate> data_parallel;  // plain DP over every device, best micro-batch
   std::int64_t global_batch = 0;
+  // No configuration of the space is faster than this (the least time bound of the candidates
+  // that may fit; exact only when `complete`).
+  double lower_bound = 0;
   std::int64_t enumerated = 0;       // candidates in the space
   std::int64_t pruned_memory = 0;    // dropped: memory bound above the devices
   std::int64_t pruned_bound = 0;     // never evaluated: time bound too high to matter
@@ -107,10 +110,13 @@ struct ConfigSearchResult {
 
   // "DP 128 x TP 8 x PP 16 (...): 7.2 s per iteration, MFU 38 %, 71 GB of 80 GB; 212,000
   //  candidates, 1,204 evaluated in 3.1 s".
-  std::string BriefReport() const;
-  // The brief report, the chosen configuration's full report, the runners-up and the
-  // configurations that do not fit with why, the references and plain DP against it.
-  std::string FullReport() const;
+  OPPLAN_EXPORT std::string BriefReport() const;
+  // The runners-up and the faster configurations that do not fit, with why each lost; plain DP
+  // and the references against the chosen configuration. One line each.
+  OPPLAN_EXPORT std::string ComparisonReport() const;
+  // The brief report, the chosen configuration's full report, the search's counts and the
+  // comparison report.
+  OPPLAN_EXPORT std::string FullReport() const;
 };
 
 // Fails (kInvalidArgument) for invalid options, graph or cluster, a global batch smaller than

@@ -7,7 +7,11 @@
 //                stages.hpp), then the stage pipeline scheduled by plan_pipeline() (planner.hpp)
 //                and each stage's ops sharded on its logical mesh (shard(), sharding.hpp);
 //              kPipelineOnly: the hierarchical path with one device per stage (no sharding);
-//              kAuto: the operator-level and the hierarchical plan, the shorter iteration wins.
+//              kParallelConfig: the fastest ParallelConfig that fits -- DP with ZeRO, TP + SP, CP,
+//                EP, PP with virtual stages and a schedule, micro-batch size, recomputation --
+//                found by search_parallel_configs() on evaluate() (config_search.hpp);
+//              kAuto: the parallel-config plan (unless a score is given), the hierarchical and the
+//                operator-level plan; the shortest iteration wins.
 //   verify     every schedule returned has passed the verifier of its level.
 //
 // Deterministic: the same graph, cluster and options (seed included) give the same plan unless the
@@ -18,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <opplan/cluster.hpp>
+#include <opplan/config_search.hpp>
 #include <opplan/cost_model.hpp>
 #include <opplan/graph.hpp>
 #include <opplan/ids.hpp>
@@ -35,8 +40,8 @@
 
 OPPLAN_BEGIN_NAMESPACE
 
-enum class PlanStrategy : std::uint8_t { kAuto, kOperatorLevel, kHierarchical, kPipelineOnly };
-// "auto", "operator-level", "hierarchical", "pipeline-only".
+enum class PlanStrategy : std::uint8_t { kAuto, kOperatorLevel, kHierarchical, kPipelineOnly, kParallelConfig };
+// "auto", "operator-level", "hierarchical", "pipeline-only", "parallel-config".
 OPPLAN_EXPORT const char* to_string(PlanStrategy strategy);
 OPPLAN_EXPORT std::optional<PlanStrategy> parse_plan_strategy(std::string_view name);
 
@@ -52,6 +57,15 @@ struct PlanOptions {
   // Bytes per device for parameters + activations; unset = each device's memory.
   std::optional<double> memory_cap;
   int seed = 0;
+  // Samples per iteration for the parallel-config strategy (which picks the micro-batch size and
+  // count itself), >= 0; 0 = micro_batches x the graph's samples (its batch, 1 without one).
+  std::int64_t global_batch = 0;
+  // Threads of the parallel-config search, >= 0; 0 = the machine's cores. Its result does not
+  // depend on them.
+  int threads = 0;
+  // Knobs of the parallel-config search (its global_batch, memory_cap, threads, time_limit and
+  // monitor are taken from the fields above).
+  ConfigSearchOptions parallel_config;
   // The cost model; nullptr = an AnalyticCostModel with default options. Not owned; must outlive
   // the call.
   const CostModel* cost_model = nullptr;
@@ -105,11 +119,18 @@ struct Plan {
   std::vector<std::string> sharding;
   // Hierarchical plans: the stages with their submeshes and logical meshes.
   std::optional<StagePlan> stages;
+  // Parallel-config plans: the search with the chosen configuration's evaluate() (`configs->best`,
+  // its schedule included) and the runners-up. `placement` gives each op the first device of its
+  // pipeline rank, `sharding` how TP / EP split it ("column TP 8", "expert EP 64", ...).
+  std::optional<ConfigSearchResult> configs;
   // The timed schedule. Operator-level: one row per cluster device, one task per op and
   // micro-batch and piece of work. Hierarchical: one row per stage (every device of the stage's
-  // mesh runs that row), one task per stage and micro-batch and piece of work.
+  // mesh runs that row), one task per stage and micro-batch and piece of work. Parallel-config:
+  // one row per pipeline rank (every TP / CP / DP device of the rank runs it).
   Schedule schedule;
-  double iteration_seconds = 0;  // the schedule's makespan
+  // The schedule's makespan; for parallel-config plans evaluate()'s iteration: the schedule, then
+  // the exposed data-parallel reduction and the optimizer step.
+  double iteration_seconds = 0;
   double lower_bound = 0;        // for the strategy that produced the plan
   double gap = 0;                // (iteration_seconds - lower_bound) / iteration_seconds
   bool verified = false;         // always true for a returned plan

@@ -190,7 +190,27 @@ struct Space {
   int layers = 0;
   std::int64_t experts = 0;  // gcd of the experts of every expert op; 0 = none
   std::vector<double> memory;  // each device's capacity (with the cap)
+  // Co-location groups (Op::group) as the positions of their ops: -1 = before the first layer,
+  // `layers` = after the last, else the layer index. A candidate must keep each on one rank.
+  std::vector<std::vector<int>> groups;
 };
+
+// The pipeline rank of each position (see Space::groups) under a cut, on route 0.
+bool keeps_groups(const Space& sp, const std::vector<int>& cut, const std::vector<int>& route) {
+  if (sp.groups.empty() || cut.size() < 2) return true;
+  std::vector<int> stage_of(static_cast<std::size_t>(sp.layers), 0);
+  int l = 0;
+  for (std::size_t s = 0; s < cut.size(); ++s)
+    for (int n = 0; n < cut[s]; ++n) stage_of[static_cast<std::size_t>(l++)] = static_cast<int>(s);
+  auto rank = [&](int pos) {
+    const int stage = pos < 0 ? 0 : pos >= sp.layers ? static_cast<int>(cut.size()) - 1 : stage_of[static_cast<std::size_t>(pos)];
+    return route[static_cast<std::size_t>(stage)];
+  };
+  for (const auto& g : sp.groups)
+    for (int pos : g)
+      if (rank(pos) != rank(g.front())) return false;
+  return true;
+}
 
 KeyCosts& key_costs(Space& sp, const CostKey& key, int dp) {
   auto it = sp.costs.find(key);
@@ -381,7 +401,8 @@ Result<std::vector<Candidate>> enumerate(Space& sp, std::int64_t G, std::int64_t
                   const auto shape = pipeline_shape(c);
                   const auto& routes = routes_of(shape.placement, pp, vpp);
                   if (routes.empty()) continue;
-                  for (const auto& cut : cuts)
+                  for (const auto& cut : cuts) {
+                    if (!keeps_groups(sp, cut, routes.front())) continue;
                     for (int zero = 0; zero <= (dp > 1 ? o.max_zero : 0); ++zero) {
                       Candidate cand;
                       cand.config = c;
@@ -401,6 +422,7 @@ Result<std::vector<Candidate>> enumerate(Space& sp, std::int64_t G, std::int64_t
                       }
                       out.push_back(std::move(cand));
                     }
+                  }
                 }
               }
             }
@@ -459,6 +481,7 @@ Result<ConfigSearchResult> search_parallel_configs(const Graph& graph, const Clu
   if (!options.IsValid(&error)) return invalid("ConfigSearchOptions: " + error);
   if (Status s = graph.validate(); !s.ok()) return s;
   if (Status s = input_cluster.validate(); !s.ok()) return s;
+  if (graph.num_ops() == 0) return invalid(fmt::format("graph '{}' has no ops to plan", graph.name()));
   const std::int64_t samples = std::max<std::int64_t>(1, graph.samples());
   const std::int64_t G = options.global_batch > 0 ? options.global_batch : samples * options.micro_batches;
   Cluster cluster = input_cluster;
@@ -475,6 +498,16 @@ Result<ConfigSearchResult> search_parallel_configs(const Graph& graph, const Clu
     for (OpId id : graph.ops())
       if (layout->roles[id.value()].expert && !graph.op(id).shape.empty())
         sp.experts = std::gcd(sp.experts, graph.op(id).shape[0]);
+    std::map<std::string, std::vector<int>> groups;
+    for (OpId id : layout->pre)
+      if (!graph.op(id).group.empty()) groups[graph.op(id).group].push_back(-1);
+    for (std::size_t l = 0; l < layout->layers.size(); ++l)
+      for (OpId id : layout->layers[l])
+        if (!graph.op(id).group.empty()) groups[graph.op(id).group].push_back(static_cast<int>(l));
+    for (OpId id : layout->post)
+      if (!graph.op(id).group.empty()) groups[graph.op(id).group].push_back(sp.layers);
+    for (auto& [name, positions] : groups)
+      if (positions.size() > 1) sp.groups.push_back(std::move(positions));
     sp.layouts.emplace(1, std::move(*layout));
   }
   for (const ParallelConfig& r : options.references)
@@ -500,6 +533,7 @@ Result<ConfigSearchResult> search_parallel_configs(const Graph& graph, const Clu
     return a.time_bound != b.time_bound ? a.time_bound < b.time_bound : a.index < b.index;
   });
 
+  res.lower_bound = all.empty() ? 0 : all.front().time_bound;
   EvaluateOptions quick = options.evaluate;
   quick.keep_schedule = false;
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());

@@ -33,6 +33,11 @@ std::string ConfigSearchResult::FullReport() const {
                    "run), {} left by the time bound; {} layer costings; {:.2f} s{}\n",
                    global_batch, enumerated, pruned_memory, evaluated, failed, pruned_bound, layer_costings, seconds,
                    complete ? "" : "; stopped early");
+  return s + ComparisonReport();
+}
+
+std::string ConfigSearchResult::ComparisonReport() const {
+  std::string s;
   if (ranked.size() > 1) {
     s += "runners-up:\n";
     for (std::size_t i = 1; i < ranked.size(); ++i) s += "  " + line(ranked[i]) + "\n";

@@ -92,6 +92,38 @@ RankContext rank_context(const Cluster& cluster, const ParallelConfig& config, i
   return r;
 }
 
+Result<OpAssignment> assign_ops(const Graph& graph, const GraphLayout& layout, const ParallelConfig& config) {
+  const PipelineShape shape = pipeline_shape(config);
+  auto routes = placement_routes(shape.placement, config.pp, config.vpp);
+  if (!routes.ok()) return routes.status();
+  const int S = shape.stages, L = static_cast<int>(layout.layers.size());
+  std::vector<int> per_stage = config.layers_per_stage;
+  if (per_stage.empty()) per_stage.assign(static_cast<std::size_t>(S), S > 0 && L % S == 0 ? L / S : 0);
+  if (static_cast<int>(per_stage.size()) != S || std::accumulate(per_stage.begin(), per_stage.end(), 0) != L)
+    return Status(StatusCode::kInvalidArgument, "parallel configuration: the layers do not split over the stages");
+  OpAssignment a;
+  a.rank.assign(graph.num_ops(), 0);
+  a.sharding.assign(graph.num_ops(), "replicated");
+  const auto& route = routes->front();
+  int layer = 0;
+  for (int s = 0; s < S; ++s)
+    for (int n = 0; n < per_stage[static_cast<std::size_t>(s)]; ++n, ++layer)
+      for (OpId id : layout.layers[static_cast<std::size_t>(layer)]) a.rank[id.value()] = route[static_cast<std::size_t>(s)];
+  for (OpId id : layout.pre) a.rank[id.value()] = route.front();
+  for (OpId id : layout.post) a.rank[id.value()] = route.back();
+  for (OpId id : graph.ops()) {
+    const OpRole& r = layout.roles[id.value()];
+    std::string& text = a.sharding[id.value()];
+    if (r.expert && config.ep > 1) text = fmt::format("expert EP {}", config.ep);
+    else if (config.tp > 1 && r.tp == TpRole::kColumn) text = fmt::format("column TP {}", config.tp);
+    else if (config.tp > 1 && r.tp == TpRole::kRow) text = fmt::format("row TP {}", config.tp);
+    else if (config.tp > 1 && r.tp == TpRole::kVocab) text = fmt::format("vocab TP {}", config.tp);
+    else if (config.tp > 1 && r.tp == TpRole::kSplit) text = fmt::format("split TP {}", config.tp);
+    else if (config.tp > 1 && config.sequence_parallel) text = fmt::format("sequence TP {}", config.tp);
+  }
+  return a;
+}
+
 }  // namespace configs_detail
 
 namespace {
@@ -387,7 +419,8 @@ Result<Evaluation> evaluate_prepared(const Graph& graph, const GraphLayout& layo
 
   // Where the critical rank's time goes.
   TimeBreakdown& b = ev.breakdown;
-  const double n = static_cast<double>(N);
+  // Micro-batches through each (stage, route) the rank holds: DualPipe splits them over two routes.
+  const double n = static_cast<double>(N) / static_cast<double>(routes->size());
   UnitCost crit;
   for (const auto& [s, u] : rank_stages[static_cast<std::size_t>(critical)]) crit += u;
   b.compute = n * (crit.forward + crit.input_grad + crit.weight_grad);

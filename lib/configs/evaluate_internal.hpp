@@ -29,5 +29,14 @@ Result<Evaluation> evaluate_prepared(const Graph& graph, const GraphLayout& layo
                                      const ParallelConfig& config, const CostModel& cost_model,
                                      const EvaluateOptions& options);
 
+// Where each op runs under `config`: its pipeline rank on route 0 (the rank holding its layer's
+// virtual stage) and how TP / EP split it ("column TP 8", "row TP 8", "vocab TP 8", "split TP 8",
+// "expert EP 64", "replicated"), by OpId value.
+struct OpAssignment {
+  std::vector<int> rank;
+  std::vector<std::string> sharding;
+};
+Result<OpAssignment> assign_ops(const Graph& graph, const GraphLayout& layout, const ParallelConfig& config);
+
 }  // namespace configs_detail
 OPPLAN_END_NAMESPACE

@@ -13,6 +13,7 @@
 #include <string>
 #include <opplan/sharding.hpp>
 
+#include "configs/evaluate_internal.hpp"
 #include "core/text_units.hpp"
 #include "stages/layer_costs.hpp"
 
@@ -209,11 +210,59 @@ Result<Plan> hierarchical(const Graph& graph, const Cluster& input_cluster, cons
   return p;
 }
 
+// The fastest ParallelConfig that fits (search_parallel_configs()), as a Plan: evaluate()'s
+// figures and timed schedule, each op on its pipeline rank.
+Result<Plan> parallel_config(const Graph& graph, const Cluster& cluster, const CostModel& cost, const PlanOptions& o,
+                             double seconds, const PlanMonitor& monitor, std::vector<PlanStep>& steps) {
+  ConfigSearchOptions so = o.parallel_config;
+  so.global_batch = o.global_batch;
+  so.micro_batches = o.micro_batches;
+  so.memory_cap = o.memory_cap;
+  so.threads = o.threads;
+  so.time_limit = std::max(seconds, 1e-3);
+  so.monitor = monitor;
+  so.evaluate.keep_schedule = true;
+  auto t0 = Clock::now();
+  auto found = search_parallel_configs(graph, cluster, cost, so);
+  steps.push_back({"parallel-config: search", seconds_since(t0), found.ok() ? found->BriefReport() : found.status().message()});
+  if (!found.ok()) return found.status();
+  const Evaluation& ev = found->best;
+  auto layout = configs_detail::layout_graph(graph, ev.config.tp);
+  if (!layout.ok()) return layout.status();
+  auto assigned = configs_detail::assign_ops(graph, *layout, ev.config);
+  if (!assigned.ok()) return assigned.status();
+  Plan p;
+  p.strategy = PlanStrategy::kParallelConfig;
+  p.placement.resize(graph.num_ops());
+  for (std::size_t i = 0; i < graph.num_ops(); ++i)
+    p.placement[i] = DeviceId(static_cast<std::uint32_t>(ev.stages[static_cast<std::size_t>(assigned->rank[i])].first_device));
+  p.sharding = std::move(assigned->sharding);
+  p.schedule = ev.schedule;
+  p.iteration_seconds = ev.iteration_seconds;
+  p.lower_bound = std::min(found->lower_bound, ev.iteration_seconds);
+  p.gap = ev.iteration_seconds > 0 ? (ev.iteration_seconds - p.lower_bound) / ev.iteration_seconds : 0;
+  const VerifyReport report = verify(ev.pipeline, ev.schedule);
+  p.verified = report.ok();
+  // A complete search is exact over its space; the gap is to the bound, which ignores bubbles.
+  p.summary.termination = !found->complete ? PlanTermination::kTimeLimit
+                          : p.gap <= 0     ? PlanTermination::kOptimal
+                                           : PlanTermination::kNoImprovement;
+  if (monitor.stop_requested()) p.summary.termination = PlanTermination::kStopped;
+  p.summary.message = found->complete ? "the fastest configuration of the space that fits"
+                                      : "the search stopped early: the best configuration found so far";
+  p.configs = std::move(*found);
+  return p;
+}
+
 std::vector<std::string> device_lines(const Plan& p, const Cluster& cluster) {
   std::vector<std::string> lines;
   for (std::size_t d = 0; d < p.schedule.metrics.devices.size(); ++d) {
     const DeviceMetrics& m = p.schedule.metrics.devices[d];
-    std::string who = p.stages ? fmt::format("stage {} ({} on {} device(s) from {})", d, p.stages->stages[d].mesh.name,
+    std::string who = p.configs && d < p.configs->best.stages.size()
+                          ? fmt::format("pipeline rank {} ({} devices from {})", d,
+                                        p.configs->best.num_devices / std::max(1, p.configs->best.config.pp),
+                                        cluster.device(DeviceId(static_cast<std::uint32_t>(p.configs->best.stages[d].first_device))).name)
+                      : p.stages ? fmt::format("stage {} ({} on {} device(s) from {})", d, p.stages->stages[d].mesh.name,
                                              p.stages->stages[d].mesh.devices.size(),
                                              cluster.device(p.stages->stages[d].mesh.devices.front()).name)
                                : fmt::format("device {} ({})", d, cluster.device(DeviceId(static_cast<std::uint32_t>(d))).name);
@@ -231,23 +280,31 @@ const char* to_string(PlanStrategy strategy) {
     case PlanStrategy::kOperatorLevel: return "operator-level";
     case PlanStrategy::kHierarchical: return "hierarchical";
     case PlanStrategy::kPipelineOnly: return "pipeline-only";
+    case PlanStrategy::kParallelConfig: return "parallel-config";
   }
   return "?";
 }
 
 std::optional<PlanStrategy> parse_plan_strategy(std::string_view name) {
   for (auto s : {PlanStrategy::kAuto, PlanStrategy::kOperatorLevel, PlanStrategy::kHierarchical,
-                 PlanStrategy::kPipelineOnly})
+                 PlanStrategy::kPipelineOnly, PlanStrategy::kParallelConfig})
     if (name == to_string(s)) return s;
   return std::nullopt;
 }
 
 bool PlanOptions::IsValid(std::string* error) const {
   std::string e;
-  if (score && (strategy == PlanStrategy::kHierarchical || strategy == PlanStrategy::kPipelineOnly)) {
+  if (score && (strategy == PlanStrategy::kHierarchical || strategy == PlanStrategy::kPipelineOnly ||
+                strategy == PlanStrategy::kParallelConfig)) {
     e = fmt::format("score: a custom score needs operator-level schedules; strategy '{}' cannot use it (use "
                     "'operator-level' or 'auto')",
                     to_string(strategy));
+  } else if (global_batch < 0) {
+    e = fmt::format("global_batch: must be >= 0 (0 = micro_batches x the graph's samples), got {}", global_batch);
+  } else if (threads < 0) {
+    e = fmt::format("threads: must be >= 0 (0 = the machine's cores), got {}", threads);
+  } else if (std::string pc; !parallel_config.IsValid(&pc)) {
+    e = "parallel_config." + pc;
   } else if (!(monitor.interval >= 0)) {
     e = fmt::format("monitor.interval: must be >= 0, got {}", monitor.interval);
   } else {
@@ -320,6 +377,12 @@ Result<Plan> plan_checked(const Graph& graph, const Cluster& cluster, const Plan
     if (!best || candidate->iteration_seconds < best->iteration_seconds) best = std::move(*candidate);
   };
   const PlanStrategy s = options.strategy;
+  // The configuration search first under auto: it is quick (seconds at 10^4 devices), and it is
+  // the plan a practitioner would write by hand or better, so nothing returned loses to it.
+  if ((s == PlanStrategy::kAuto && !options.score) || s == PlanStrategy::kParallelConfig) {
+    const double share = s == PlanStrategy::kAuto ? remaining() / 3 : remaining();
+    consider(parallel_config(graph, cluster, cost, options, share, monitor, steps), "parallel-config");
+  }
   if ((s == PlanStrategy::kAuto && !options.score) || s == PlanStrategy::kHierarchical ||
       s == PlanStrategy::kPipelineOnly) {
     // Hierarchical first under auto: it is quick, and the operator-level search gets what remains.

@@ -165,7 +165,7 @@ TEST(PlanTest, HierarchicalRefusesToSplitATiedGroupAndAutoFallsBack) {
   EXPECT_THAT(hi.status().message(), HasSubstr("co-location group 'tied-embedding' spans stages"));
   auto au = opplan::plan(g, c, quick(PlanStrategy::kAuto));
   ASSERT_TRUE(au.ok()) << au.status().to_string();
-  EXPECT_EQ(au->strategy, PlanStrategy::kOperatorLevel);
+  EXPECT_NE(au->strategy, PlanStrategy::kHierarchical);  // operator-level, or a configuration without PP
   EXPECT_EQ(au->placement.front(), au->placement.back());
 }
 

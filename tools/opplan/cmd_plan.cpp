@@ -202,8 +202,14 @@ Command add_plan_command(CLI::App& parent) {
   add_graph_options(*app, g.graph_file, g.model);
   add_cluster_options(*app, g.cluster_file, g.preset);
   app->add_option("--strategy", g.strategy,
-                  "Graph mode: auto (default: the better of the next two), operator-level, hierarchical, pipeline-only")
+                  "Graph mode: auto (default: the best of the others), operator-level, hierarchical, pipeline-only, "
+                  "parallel-config (DP x TP x PP x CP x EP with ZeRO, schedule, micro-batch, recomputation)")
       ->check(one_of(parse_plan_strategy, "strategy"));
+  app->add_option("--global-batch", g.global_batch,
+                  "Graph mode, parallel-config: samples per iteration (default: --microbatches x the graph's samples)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  app->add_option("--threads", g.threads, "Graph mode, parallel-config: search threads (default 0: the machine's cores)")
+      ->check(int_at_least(0));
   app->add_flag("--full", g.full, "Graph mode: the full report (every step, every device)");
   add_optimizer_option(*app, g.optimizer);
   app->add_option("--gap", g.gap, "Graph mode: stop once within this fraction of the bound (default 0)")

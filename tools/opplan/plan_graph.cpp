@@ -9,6 +9,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <opplan/gantt.hpp>
+#include <opplan/evaluate.hpp>
 #include <opplan/plan.hpp>
 
 #include "cli.hpp"
@@ -20,9 +21,9 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 // Per schedule row, the task labels: "F3:op_name" for operator-level plans (micro-batch 3's
-// forward of op_name), the op-string notation ("F3", "b0") for stage pipelines.
+// forward of op_name), the op-string notation ("F3", "b0") for stage and pipeline-rank rows.
 std::vector<std::vector<std::string>> row_labels(const Graph& graph, const Plan& p) {
-  if (p.stages) return p.schedule.op_strings();
+  if (p.stages || p.configs) return p.schedule.op_strings();
   std::vector<std::vector<std::string>> out(p.schedule.device_tasks.size());
   for (std::size_t d = 0; d < p.schedule.device_tasks.size(); ++d)
     for (const Task& t : p.schedule.device_tasks[d])
@@ -66,6 +67,26 @@ Json plan_json(const Graph& graph, const Cluster& cluster, const Plan& p) {
     }
     j["stages"] = std::move(stages);
   }
+  if (p.configs) {
+    const ConfigSearchResult& c = *p.configs;
+    Json pc = Json::parse(evaluation_to_json(c.best));
+    Json ranked = Json::array();
+    auto entry = [](const ConfigCandidate& x) {
+      return Json{{"config", x.config.ToString()}, {"iteration_seconds", x.iteration_seconds},
+                  {"memory_bytes", x.memory_bytes}, {"capacity_bytes", x.capacity_bytes}, {"fits", x.fits},
+                  {"verdict", x.verdict}};
+    };
+    for (const auto& x : c.ranked) ranked.push_back(entry(x));
+    Json too_big = Json::array(), refs = Json::array();
+    for (const auto& x : c.too_big) too_big.push_back(entry(x));
+    for (const auto& x : c.references) refs.push_back(entry(x));
+    j["parallel_config"] = std::move(pc);
+    j["search"] = {{"global_batch", c.global_batch}, {"candidates", c.enumerated}, {"pruned_memory", c.pruned_memory},
+                   {"pruned_bound", c.pruned_bound}, {"evaluated", c.evaluated}, {"failed", c.failed},
+                   {"complete", c.complete}, {"seconds", c.seconds}, {"ranked", std::move(ranked)},
+                   {"too_big", std::move(too_big)}, {"references", std::move(refs)},
+                   {"data_parallel", c.data_parallel ? entry(*c.data_parallel) : Json()}};
+  }
   Json placement = Json::object(), sharding = Json::object();
   for (OpId id : graph.ops()) {
     placement[graph.op(id).name] = p.placement[id.value()].value();
@@ -104,6 +125,8 @@ int run_graph_plan(const GraphPlanArgs& args) {
   options.strategy = *parse_plan_strategy(args.strategy);      // checked by the option's validator
   options.objective = *parse_plan_objective(args.objective);  // likewise
   options.micro_batches = args.micro_batches;
+  options.global_batch = args.global_batch;
+  options.threads = args.threads;
   options.memory_cap = args.memory_cap;
   options.time_limit = args.time_limit;
   options.relative_gap = args.gap;
@@ -137,6 +160,8 @@ int run_graph_plan(const GraphPlanArgs& args) {
     return kExitOk;
   }
   std::cout << (args.full ? result->summary.FullReport() : result->summary.BriefReport() + "\n");
+  if (result->configs)
+    std::cout << (args.full ? result->configs->FullReport() : result->configs->BriefReport() + "\n" + result->configs->ComparisonReport());
   if (args.show_ops) {
     const auto labels = row_labels(*graph, *result);
     for (std::size_t d = 0; d < labels.size(); ++d) {
