@@ -611,11 +611,20 @@ Result<ConfigSearchResult> search_parallel_configs(const Graph& graph, const Clu
         if (!least || c.memory_bytes - c.capacity_bytes < least->memory_bytes - least->capacity_bytes) least = c;
       }
     }
+    // What no sharding can reduce: one copy of the training state against all the memory.
+    const KeyCosts& whole = key_costs(sp, CostKey{1, 1, 1, 1, false, ActivationRecompute::kNone}, 1);
+    double state = whole.pre.params + whole.post.params, memory = 0;
+    for (const auto& l : whole.layers) state += l.params;
+    for (double m : sp.memory) memory += m;
+    const std::string totals = fmt::format(
+        "; the weights, gradients and optimizer state alone take {:.3g} TB ({}), the {} devices have {:.4g} GB in all",
+        state / 1e12, state > memory ? "more than the cluster holds: use a lighter optimizer or more devices" : "less than the cluster holds",
+        cluster.num_devices(), memory / 1e9);
     return Status(StatusCode::kFailedPrecondition,
                   least ? fmt::format("no parallel configuration of '{}' fits on '{}' ({} candidates): the one that needs "
-                                      "the least memory, {}, {}",
+                                      "the least memory, {}, {}{}",
                                       graph.name(), cluster.name(), res.enumerated, least->config.ToString(),
-                                      least->memory_problem)
+                                      least->memory_problem, totals)
                         : fmt::format("no parallel configuration of '{}' on '{}' could be evaluated ({} candidates)",
                                       graph.name(), cluster.name(), res.enumerated));
   }

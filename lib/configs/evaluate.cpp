@@ -377,9 +377,15 @@ Result<Evaluation> evaluate_prepared(const Graph& graph, const GraphLayout& layo
 
     // Memory per device.
     MemoryBreakdown& m = se.memory;
-    m.weights = all.params.weights / (config.zero >= 3 ? config.dp : 1);
-    m.gradients = all.params.gradients / (config.zero >= 2 ? config.dp : 1);
-    m.optimizer = all.params.optimizer / (config.zero >= 1 ? config.dp : 1);
+    // ZeRO shards a tensor over the ranks that hold a copy of it: all DP ranks for dense
+    // parameters, the DP / EP ranks holding the same experts for expert parameters.
+    const auto sharded = [&](double total, double expert, bool on) {
+      if (!on) return total;
+      return (total - expert) / config.dp + expert / std::max(1, config.dp / config.ep);
+    };
+    m.weights = sharded(all.params.weights, all.expert_params.weights, config.zero >= 3);
+    m.gradients = sharded(all.params.gradients, all.expert_params.gradients, config.zero >= 2);
+    m.optimizer = sharded(all.params.optimizer, all.expert_params.optimizer, config.zero >= 1);
     m.activations = dm.peak_activation_memory;
     if (config.recompute == ActivationRecompute::kFull) m.activations += all.largest_layer;  // one layer rebuilt
     m.buffers = all.largest_tensor;

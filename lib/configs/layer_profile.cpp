@@ -50,6 +50,8 @@ UnitCost& UnitCost::operator+=(const UnitCost& o) {
   ep_forward += o.ep_forward, ep_backward += o.ep_backward;
   activations += o.activations, full_activations += o.full_activations;
   params.weights += o.params.weights, params.gradients += o.params.gradients, params.optimizer += o.params.optimizer;
+  expert_params.weights += o.expert_params.weights, expert_params.gradients += o.expert_params.gradients;
+  expert_params.optimizer += o.expert_params.optimizer;
   weight_bytes += o.weight_bytes;
   largest_tensor = std::max(largest_tensor, o.largest_tensor);
   largest_layer = std::max(largest_layer, o.largest_layer);
@@ -253,6 +255,10 @@ UnitCost cost_unit(const Graph& graph, const GraphLayout& layout, const std::vec
     u.params.weights += parts.weights / pd, u.params.gradients += parts.gradients / pd;
     u.params.optimizer += parts.optimizer / pd;
     u.weight_bytes += parts.weights / pd;
+    if (role.expert) {
+      u.expert_params.weights += parts.weights / pd, u.expert_params.gradients += parts.gradients / pd;
+      u.expert_params.optimizer += parts.optimizer / pd;
+    }
     const double out_bytes = o.output_bytes() > 0 ? o.output_bytes() : input_bytes;
     u.largest_tensor = std::max(u.largest_tensor, out_bytes / (role.tp == TpRole::kRow || role.expert ? 1 : d));
 

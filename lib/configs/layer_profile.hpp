@@ -58,6 +58,7 @@ struct UnitCost {
   double full_activations = 0;                          // without recomputation
   double largest_layer = 0;  // the most full activations of one layer (what full recomputation rebuilds at once)
   ParameterBytes params;                                // per device (TP / EP split, before ZeRO)
+  ParameterBytes expert_params;  // the part of `params` in expert ops: ZeRO shards it over DP / EP ranks only
   double weight_bytes = 0;                              // the weights alone (ZeRO-3 gathers)
   double largest_tensor = 0;                            // the largest op output per device
   double flops = 0;                                     // model FLOPs of one micro-batch, whole
