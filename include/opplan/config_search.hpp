@@ -56,8 +56,12 @@ struct ConfigSearchOptions {
   std::vector<ActivationRecompute> recompute;
   // The framework has fused attention (FlashAttention / SDPA): every candidate uses it.
   bool flash_attention = true;
-  // The framework overlaps TP collectives with the matmuls (Megatron-Core's tp_comm_overlap).
+  // What the framework overlaps (ParallelConfig's fields of the same names): TP collectives with
+  // the matmuls (Megatron-Core's tp_comm_overlap), the DP gradient reduction with the backward,
+  // ZeRO's weight gathers with compute.
   bool overlap_tp_comm = false;
+  bool overlap_grad_reduce = true;
+  bool overlap_param_gather = true;
   // Bytes per device; unset = each device's memory.
   std::optional<double> memory_cap;
   // Worker threads, >= 0; 0 = the machine's cores.

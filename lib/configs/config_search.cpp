@@ -398,6 +398,7 @@ Result<std::vector<Candidate>> enumerate(Space& sp, std::int64_t G, std::int64_t
                   c.dp = dp, c.tp = tp, c.pp = pp, c.vpp = vpp, c.ep = ep, c.cp = cp;
                   c.sequence_parallel = seqp, c.micro_batch_size = mbs, c.global_batch = G, c.recompute = rc;
                   c.flash_attention = o.flash_attention, c.schedule = schedule, c.overlap_tp_comm = o.overlap_tp_comm;
+                  c.overlap_grad_reduce = o.overlap_grad_reduce, c.overlap_param_gather = o.overlap_param_gather;
                   const auto shape = pipeline_shape(c);
                   const auto& routes = routes_of(shape.placement, pp, vpp);
                   if (routes.empty()) continue;
@@ -671,7 +672,8 @@ Result<ConfigSearchResult> search_parallel_configs(const Graph& graph, const Clu
     for (int mbs : divisors(G / D, options.max_micro_batch_size)) {
       ParallelConfig c;
       c.dp = static_cast<int>(D), c.micro_batch_size = mbs, c.global_batch = G;
-      c.flash_attention = options.flash_attention;
+      c.flash_attention = options.flash_attention, c.overlap_tp_comm = options.overlap_tp_comm;
+      c.overlap_grad_reduce = options.overlap_grad_reduce, c.overlap_param_gather = options.overlap_param_gather;
       auto x = judge(c);
       if (!x || x->verdict.rfind("cannot run", 0) == 0) continue;
       if (!res.data_parallel || (x->fits && !res.data_parallel->fits) ||
