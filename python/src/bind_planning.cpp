@@ -231,7 +231,8 @@ void bind_planning(py::module_& m) {
       .value("AUTO", PlanStrategy::kAuto)
       .value("OPERATOR_LEVEL", PlanStrategy::kOperatorLevel)
       .value("HIERARCHICAL", PlanStrategy::kHierarchical)
-      .value("PIPELINE_ONLY", PlanStrategy::kPipelineOnly);
+      .value("PIPELINE_ONLY", PlanStrategy::kPipelineOnly)
+      .value("PARALLEL_CONFIG", PlanStrategy::kParallelConfig);
 
   py::class_<PlanProgress>(m, "PlanProgress", "A progress report: the step, elapsed seconds, best and bound so far.")
       .def_property_readonly("step", [](const PlanProgress& p) { return std::string(p.step ? p.step : ""); })
@@ -584,6 +585,9 @@ void bind_planning(py::module_& m) {
       .def_readwrite("relative_gap", &PlanOptions::relative_gap)
       .def_readwrite("memory_cap", &PlanOptions::memory_cap, "Bytes per device; None = each device's memory.")
       .def_readwrite("seed", &PlanOptions::seed)
+      .def_readwrite("global_batch", &PlanOptions::global_batch,
+                     "parallel-config: samples per iteration; 0 = micro_batches x the graph's samples.")
+      .def_readwrite("threads", &PlanOptions::threads, "parallel-config: search threads; 0 = the machine's cores.")
       .def_readwrite("operator_level", &PlanOptions::operator_level)
       .def(
           "validate", [](const PlanOptions& o) { check_valid(o); },
@@ -626,6 +630,27 @@ void bind_planning(py::module_& m) {
       .def_readonly("gap", &Plan::gap)
       .def_readonly("verified", &Plan::verified)
       .def_readonly("summary", &Plan::summary)
+      .def_property_readonly(
+          "parallel_config",
+          [](const Plan& p) -> std::optional<ParallelConfig> {
+            if (!p.configs) return std::nullopt;
+            return p.configs->best.config;
+          },
+          "parallel-config plans: the chosen ParallelConfig (None otherwise).")
+      .def_property_readonly(
+          "evaluation",
+          [](const Plan& p) -> std::optional<Evaluation> {
+            if (!p.configs) return std::nullopt;
+            return p.configs->best;
+          },
+          "parallel-config plans: evaluate() of the chosen configuration (None otherwise).")
+      .def_property_readonly(
+          "search_report",
+          [](const Plan& p) -> std::optional<std::string> {
+            if (!p.configs) return std::nullopt;
+            return p.configs->FullReport();
+          },
+          "parallel-config plans: the search's report with the runners-up and plain DP (None otherwise).")
       .def_property_readonly("termination", [](const Plan& p) { return p.summary.termination; })
       .def("brief_report", [](const Plan& p) { return p.summary.BriefReport(); })
       .def("full_report", [](const Plan& p) { return p.summary.FullReport(); })
