@@ -114,6 +114,12 @@ void put_schedule_metrics(Json& j, const Schedule& schedule) {
 }
 
 int run_graph_plan(const GraphPlanArgs& args) {
+  // The configuration search's options mean nothing to the other strategies: say so rather than
+  // ignore them.
+  if ((args.global_batch > 0 || args.threads > 0) && args.strategy != "auto" && args.strategy != "parallel-config")
+    return report_error(fmt::format("--global-batch and --threads apply to the parallel-config strategy (and auto), not "
+                                    "to --strategy {}",
+                                    args.strategy));
   std::string graph_source, cluster_source;
   auto graph = load_graph(args.graph_file, args.model, &graph_source);
   if (!graph) return kExitInvalidInput;
