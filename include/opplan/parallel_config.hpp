@@ -96,11 +96,30 @@ struct MegatronLine {
 // --expert-model-parallel-size, --context-parallel-size, --data-parallel-size (opplan's, for
 // lines without a world size), --num-layers, --hidden-size, --ffn-hidden-size,
 // --num-attention-heads, --seq-length, --padded-vocab-size / --vocab-size, --bf16, --fp16,
-// --overlap-grad-reduce, --overlap-param-gather, --tp-comm-overlap, --world-size. `--flag=value`
+// --overlap-grad-reduce, --overlap-param-gather, --tp-comm-overlap, --use-flash-attn, --use-torch-fsdp2
+// (ZeRO 3), --decoder-first-pipeline-num-layers, --decoder-last-pipeline-num-layers, --world-size. `--flag=value`
 // and `--flag value` both read. Unknown flags, missing or malformed values, contradictions
 // (--bf16 with --fp16, a virtual stage size with pp 1, layers not divisible by it): an error
 // naming the flag. `dp` is world size / (tp * pp * cp) when the world size is given.
 OPPLAN_EXPORT Result<MegatronLine> parse_megatron_args(std::string_view line);
+
+// A ParallelConfig as a Megatron-LM (Megatron-Core) command line's parallel, batch and
+// recomputation flags -- the inverse of parse_megatron_args(), which reads every flag written here.
+// `num_layers` (> 0) is needed for virtual stages (--num-layers-per-virtual-pipeline-stage) and for
+// uneven cuts (--decoder-first/last-pipeline-num-layers). ZeRO 1 and 2 are Megatron's distributed
+// optimizer, ZeRO 3 its FSDP (--use-torch-fsdp2). What Megatron-LM cannot express (a zero-bubble
+// or DualPipe schedule, cuts other than a different first / last stage) goes to `notes`, one line
+// each; the data-parallel size follows from the launch (world size / (tp x pp x cp)).
+struct MegatronCommand {
+  std::string args;                // "--tensor-model-parallel-size 8 --pipeline-model-parallel-size 16 ..."
+  std::vector<std::string> notes;  // what the line does not say
+};
+OPPLAN_EXPORT MegatronCommand megatron_command(const ParallelConfig& config, int num_layers = 0);
+
+// The data-parallel side of a ParallelConfig as a DeepSpeed JSON config (train_batch_size,
+// train_micro_batch_size_per_gpu, gradient_accumulation_steps, zero_optimization.stage, bf16 /
+// fp16 for a 16-bit `dtype`); parse_deepspeed_config() reads it back.
+OPPLAN_EXPORT std::string deepspeed_config_json(const ParallelConfig& config, DType dtype = DType::kBF16, int indent = 2);
 
 // A DeepSpeed JSON config: zero_optimization.stage, train_batch_size,
 // train_micro_batch_size_per_gpu, gradient_accumulation_steps, bf16.enabled / fp16.enabled.

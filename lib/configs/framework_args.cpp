@@ -1,6 +1,7 @@
 // Configurations as frameworks write them: a Megatron-LM argument line and a DeepSpeed JSON config.
 #include <opplan/parallel_config.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <functional>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "io/json_reader.hpp"
@@ -41,7 +43,7 @@ Result<MegatronLine> parse_megatron_args(std::string_view line) {
   c.overlap_grad_reduce = false;  // Megatron-LM's defaults: nothing overlapped unless asked
   c.overlap_param_gather = false;
   std::int64_t layers = 0, hidden = 0, heads = 0, ffn = 0, seq = 0, vocab = 0, layers_per_virtual = 0;
-  std::int64_t dp = 0;
+  std::int64_t dp = 0, first_layers = 0, last_layers = 0;
   bool bf16 = false, fp16 = false;
   std::string granularity, method;
   // Flags that take an integer value, and where it goes.
@@ -50,7 +52,8 @@ Result<MegatronLine> parse_megatron_args(std::string_view line) {
       {"--num-attention-heads", &heads},  {"--ffn-hidden-size", &ffn},
       {"--seq-length", &seq},             {"--padded-vocab-size", &vocab},
       {"--vocab-size", &vocab},           {"--num-layers-per-virtual-pipeline-stage", &layers_per_virtual},
-      {"--data-parallel-size", &dp},
+      {"--data-parallel-size", &dp},      {"--decoder-first-pipeline-num-layers", &first_layers},
+      {"--decoder-last-pipeline-num-layers", &last_layers},
   };
   std::int64_t tp = 1, pp = 1, mbs = 1, gbs = 0, ep = 1, cp = 1, world = 0;
   ints["--tensor-model-parallel-size"] = &tp;
@@ -71,6 +74,8 @@ Result<MegatronLine> parse_megatron_args(std::string_view line) {
       {"--overlap-grad-reduce", [&] { c.overlap_grad_reduce = true; }},
       {"--overlap-param-gather", [&] { c.overlap_param_gather = true; }},
       {"--tp-comm-overlap", [&] { c.overlap_tp_comm = true; }},
+      {"--use-flash-attn", [&] { c.flash_attention = true; }},
+      {"--use-torch-fsdp2", [&] { c.zero = 3; }},
   };
   std::map<std::string, bool> seen;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
@@ -128,6 +133,22 @@ Result<MegatronLine> parse_megatron_args(std::string_view line) {
     c.vpp = narrow(layers / (pp * layers_per_virtual));
     if (c.vpp > 1) c.schedule = PipelineSchedule::kInterleaved;
   }
+  if (first_layers > 0 || last_layers > 0) {
+    if (layers == 0) return bad("Megatron arguments: --decoder-first/last-pipeline-num-layers need --num-layers");
+    if (pp < 2) return bad("Megatron arguments: --decoder-first/last-pipeline-num-layers need a pipeline (pp > 1)");
+    if (layers_per_virtual > 0)
+      return bad("Megatron arguments: opplan reads --decoder-first/last-pipeline-num-layers without virtual stages only");
+    const std::int64_t middle_stages = pp - (first_layers > 0) - (last_layers > 0);
+    const std::int64_t rest = layers - first_layers - last_layers;
+    if (rest < 0 || (middle_stages > 0 ? rest % middle_stages != 0 : rest != 0))
+      return bad(fmt::format("Megatron arguments: {} layers less the first ({}) and last ({}) stages' do not split evenly "
+                             "over the other {} stages",
+                             layers, first_layers, last_layers, middle_stages));
+    const int each = middle_stages > 0 ? static_cast<int>(rest / middle_stages) : 0;
+    c.layers_per_stage.assign(static_cast<std::size_t>(pp), each);
+    if (first_layers > 0) c.layers_per_stage.front() = static_cast<int>(first_layers);
+    if (last_layers > 0) c.layers_per_stage.back() = static_cast<int>(last_layers);
+  }
   if (world > 0) {
     const std::int64_t model = tp * pp * cp;
     if (world % model != 0)
@@ -140,7 +161,8 @@ Result<MegatronLine> parse_megatron_args(std::string_view line) {
   }
   c.dp = dp > 0 ? narrow(dp) : 1;
   if (dp == 0 && gbs > 0 && world == 0) c.dp = 0;  // the caller fills dp from the cluster
-  if (layers > 0 || hidden > 0 || heads > 0) {
+  // --num-layers alone only sizes the pipeline's cuts; a model needs its width too.
+  if (hidden > 0 || heads > 0) {
     if (layers == 0 || hidden == 0 || heads == 0)
       return bad("Megatron arguments: a model needs all of --num-layers, --hidden-size and --num-attention-heads");
     out.model_spec = fmt::format("gpt:hidden={},layers={},heads={}", hidden, layers, heads);
@@ -150,6 +172,77 @@ Result<MegatronLine> parse_megatron_args(std::string_view line) {
     out.model_spec += bf16 ? ",dtype=bf16" : fp16 ? ",dtype=f16" : ",dtype=f32";
   }
   return out;
+}
+
+MegatronCommand megatron_command(const ParallelConfig& c, int num_layers) {
+  MegatronCommand out;
+  std::vector<std::string> a;
+  auto flag = [&](const char* name, std::int64_t v) { a.push_back(fmt::format("{} {}", name, v)); };
+  flag("--tensor-model-parallel-size", c.tp);
+  flag("--pipeline-model-parallel-size", c.pp);
+  if (c.cp > 1) flag("--context-parallel-size", c.cp);
+  if (c.ep > 1) flag("--expert-model-parallel-size", c.ep);
+  if (c.sequence_parallel && c.tp > 1) a.push_back("--sequence-parallel");
+  flag("--micro-batch-size", c.micro_batch_size);
+  flag("--global-batch-size", c.effective_global_batch());
+  const int S = c.pp * c.vpp;
+  const auto& cut = c.layers_per_stage;
+  const bool even = cut.empty() || std::all_of(cut.begin(), cut.end(), [&](int n) { return n == cut.front(); });
+  if (num_layers > 0) flag("--num-layers", num_layers);
+  if (c.vpp > 1) {
+    if (num_layers > 0 && even && num_layers % S == 0) flag("--num-layers-per-virtual-pipeline-stage", num_layers / S);
+    else out.notes.push_back(fmt::format("{} virtual stages per device: give --num-layers-per-virtual-pipeline-stage "
+                                         "(needs the layer count and an even cut)", c.vpp));
+  }
+  if (!even) {
+    // Megatron-Core can give the first and the last stage their own layer counts.
+    const bool middle_even = c.vpp == 1 && cut.size() > 2 &&
+                             std::all_of(cut.begin() + 1, cut.end() - 1, [&](int n) { return n == cut[1]; });
+    if (middle_even) {
+      if (cut.front() != cut[1]) flag("--decoder-first-pipeline-num-layers", cut.front());
+      if (cut.back() != cut[1]) flag("--decoder-last-pipeline-num-layers", cut.back());
+    } else {
+      out.notes.push_back(fmt::format("layers per stage {}: Megatron-LM cannot express this cut", fmt::join(cut, ",")));
+    }
+  }
+  switch (c.schedule) {
+    case PipelineSchedule::k1F1B:
+    case PipelineSchedule::kInterleaved: break;
+    case PipelineSchedule::kGPipe:
+      out.notes.push_back("schedule gpipe: Megatron-LM runs 1F1B (same time, less memory)");
+      break;
+    default:
+      out.notes.push_back(fmt::format("schedule {}: not a Megatron-LM option; run it with torch.distributed.pipelining "
+                                      "(opplan export --format pytorch) or DeepSeek's DualPipe",
+                                      to_string(c.schedule)));
+  }
+  if (c.zero == 1 || c.zero == 2) a.push_back("--use-distributed-optimizer");
+  if (c.zero == 2) out.notes.push_back("ZeRO-2: Megatron's distributed optimizer shards the optimizer state; gradients stay whole");
+  if (c.zero == 3) a.push_back("--use-torch-fsdp2");
+  if (c.recompute == ActivationRecompute::kSelective) a.push_back("--recompute-granularity selective");
+  if (c.recompute == ActivationRecompute::kFull) {
+    a.push_back("--recompute-granularity full");
+    a.push_back("--recompute-method uniform");
+  }
+  if (c.flash_attention) a.push_back("--use-flash-attn");
+  if (c.overlap_grad_reduce) a.push_back("--overlap-grad-reduce");
+  if (c.overlap_param_gather && c.zero >= 1) a.push_back("--overlap-param-gather");
+  if (c.overlap_tp_comm && c.tp > 1) a.push_back("--tp-comm-overlap");
+  out.args = fmt::format("{}", fmt::join(a, " "));
+  out.notes.push_back(fmt::format("launch on {} GPUs: data-parallel size {} = world size / (tp x pp x cp)",
+                                  c.num_devices(), c.dp));
+  return out;
+}
+
+std::string deepspeed_config_json(const ParallelConfig& c, DType dtype, int indent) {
+  nlohmann::ordered_json j;
+  j["train_batch_size"] = c.effective_global_batch();
+  j["train_micro_batch_size_per_gpu"] = c.micro_batch_size;
+  j["gradient_accumulation_steps"] = c.num_micro_batches();
+  j["zero_optimization"] = {{"stage", c.zero}, {"overlap_comm", c.overlap_grad_reduce}};
+  j["bf16"] = {{"enabled", dtype == DType::kBF16}};
+  j["fp16"] = {{"enabled", dtype == DType::kF16}};
+  return j.dump(indent);
 }
 
 Result<DeepSpeedSettings> parse_deepspeed_config(std::string_view text, std::string_view source) {

@@ -184,6 +184,40 @@ TEST(ConfigSearch, PlanStrategyReportsEvaluatesFiguresAndAVerifiedSchedule) {
   EXPECT_FALSE(opplan::plan(g, c, o).ok());
 }
 
+TEST(ConfigSearch, ChosenConfigurationRoundTripsThroughMegatronAndDeepSpeed) {
+  ParallelConfig c;
+  c.dp = 16, c.tp = 8, c.pp = 4, c.vpp = 1, c.cp = 2, c.zero = 1, c.sequence_parallel = true;
+  c.micro_batch_size = 2, c.global_batch = 512, c.recompute = ActivationRecompute::kSelective;
+  c.flash_attention = true, c.layers_per_stage = {7, 9, 9, 7};
+  const auto m = opplan::megatron_command(c, 32);
+  auto back = opplan::parse_megatron_args(m.args + " --world-size 1024");
+  ASSERT_TRUE(back.ok()) << back.status().to_string() << "\n" << m.args;
+  const ParallelConfig& b = back->config;
+  EXPECT_EQ(b.ToString(), c.ToString());
+  EXPECT_EQ(b.layers_per_stage, c.layers_per_stage);
+  EXPECT_EQ(b.zero, 1);
+  EXPECT_EQ(b.overlap_grad_reduce, c.overlap_grad_reduce);
+  EXPECT_THAT(m.args, HasSubstr("--decoder-first-pipeline-num-layers 7"));
+
+  c.layers_per_stage.clear(), c.vpp = 2, c.schedule = PipelineSchedule::kInterleaved, c.zero = 3;
+  const auto v = opplan::megatron_command(c, 32);
+  back = opplan::parse_megatron_args(v.args + " --world-size 1024");
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(back->config.ToString(), c.ToString());
+
+  c.schedule = PipelineSchedule::kZBV;
+  const auto z = opplan::megatron_command(c, 32);
+  ASSERT_FALSE(z.notes.empty());
+  EXPECT_THAT(z.notes.front(), HasSubstr("zbv: not a Megatron-LM option"));
+
+  auto ds = opplan::parse_deepspeed_config(opplan::deepspeed_config_json(c, opplan::DType::kBF16));
+  ASSERT_TRUE(ds.ok()) << ds.status().to_string();
+  EXPECT_EQ(ds->config.dp, c.dp);
+  EXPECT_EQ(ds->config.zero, 3);
+  EXPECT_EQ(ds->config.micro_batch_size, 2);
+  EXPECT_EQ(ds->dtype, opplan::DType::kBF16);
+}
+
 // The torchvision graphs exported by opplan.torch: at 64 images on one DGX-A100 the plan is
 // never slower than plain data parallelism (DP 8) on the same cost model.
 class TorchvisionVsDataParallel : public ::testing::TestWithParam<std::string> {};

@@ -80,6 +80,11 @@ Json plan_json(const Graph& graph, const Cluster& cluster, const Plan& p) {
     Json too_big = Json::array(), refs = Json::array();
     for (const auto& x : c.too_big) too_big.push_back(entry(x));
     for (const auto& x : c.references) refs.push_back(entry(x));
+    int layers = 0;
+    for (const auto& st : c.best.stages) layers += st.layers;
+    const MegatronCommand megatron = megatron_command(c.best.config, layers);
+    pc["megatron_args"] = megatron.args;
+    pc["megatron_notes"] = megatron.notes;
     j["parallel_config"] = std::move(pc);
     j["search"] = {{"global_batch", c.global_batch}, {"candidates", c.enumerated}, {"pruned_memory", c.pruned_memory},
                    {"pruned_bound", c.pruned_bound}, {"evaluated", c.evaluated}, {"failed", c.failed},
@@ -166,8 +171,15 @@ int run_graph_plan(const GraphPlanArgs& args) {
     return kExitOk;
   }
   std::cout << (args.full ? result->summary.FullReport() : result->summary.BriefReport() + "\n");
-  if (result->configs)
-    std::cout << (args.full ? result->configs->FullReport() : result->configs->BriefReport() + "\n" + result->configs->ComparisonReport());
+  if (result->configs) {
+    const ConfigSearchResult& c = *result->configs;
+    std::cout << (args.full ? c.FullReport() : c.BriefReport() + "\n" + c.ComparisonReport());
+    int layers = 0;
+    for (const auto& st : c.best.stages) layers += st.layers;
+    const MegatronCommand megatron = megatron_command(c.best.config, layers);
+    std::cout << "megatron-lm: " << megatron.args << "\n";
+    for (const std::string& note : megatron.notes) std::cout << "  (" << note << ")\n";
+  }
   if (args.show_ops) {
     const auto labels = row_labels(*graph, *result);
     for (std::size_t d = 0; d < labels.size(); ++d) {
