@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -137,6 +138,25 @@ TEST(ConfigSearch, MoeOver1TbOfAdamStateFailsWithTheNumbersAndPlansWithSgd) {
   ASSERT_TRUE(s.ok()) << s.status().to_string();
   EXPECT_TRUE(s->best.fits);
   EXPECT_GT(s->best.config.ep, 1) << "the experts must be split to fit";
+}
+
+// The must-shows for the models that fit: Llama-3 70B on 8 DGX-A100 nodes and
+// Wide-ResNet 13B on 8 x p3.16xlarge with mixed-precision Adam, each within the devices' memory.
+TEST(ConfigSearch, Llama70bAndWideResNet13bPlanWithAdam) {
+  const opplan::AnalyticCostModel adam;
+  for (auto [model, preset] : {std::pair{"llama3-70b", "dgx-a100x8"}, std::pair{"wresnet-13b", "p3.16xlargex8"}}) {
+    auto g = opplan::zoo_model(model);
+    auto c = Cluster::preset(preset);
+    ASSERT_TRUE(g.ok() && c.ok());
+    ConfigSearchOptions o;
+    o.global_batch = 1024;
+    auto r = opplan::search_parallel_configs(*g, *c, adam, o);
+    ASSERT_TRUE(r.ok()) << model << ": " << r.status().to_string();
+    EXPECT_TRUE(r->best.fits) << model;
+    EXPECT_LE(r->best.peak_memory.total(), c->device(opplan::DeviceId(0)).memory_bytes) << model;
+    EXPECT_GT(r->best.peak_memory.optimizer, 0) << model << ": Adam's state is counted";
+    EXPECT_GT(r->best.mfu, 0.2) << model;
+  }
 }
 
 TEST(ConfigSearch, BadInputIsNamed) {
