@@ -573,6 +573,90 @@ void bind_planning(py::module_& m) {
       py::arg("graph"), py::arg("cluster"), py::arg("cost_model") = py::none(), py::arg("options") = py::none(),
       "Alpa's stage / submesh dynamic programme. Fields of StageOptions may be given as keywords.");
 
+  // ---- search_parallel_configs() ----
+  py::class_<ConfigSearchOptions> copts(m, "ConfigSearchOptions", "Options of search_parallel_configs() (config_search.hpp).");
+  def_kwargs_init<ConfigSearchOptions>(copts);
+  copts.def_readwrite("global_batch", &ConfigSearchOptions::global_batch, "Samples per iteration; 0 = micro_batches x the graph's samples.")
+      .def_readwrite("micro_batches", &ConfigSearchOptions::micro_batches)
+      .def_readwrite("max_tp", &ConfigSearchOptions::max_tp, "0 = the devices of the largest node.")
+      .def_readwrite("max_cp", &ConfigSearchOptions::max_cp)
+      .def_readwrite("max_micro_batch_size", &ConfigSearchOptions::max_micro_batch_size)
+      .def_readwrite("schedules", &ConfigSearchOptions::schedules, "Empty = every schedule.")
+      .def_readwrite("max_vpp", &ConfigSearchOptions::max_vpp)
+      .def_readwrite("max_zero", &ConfigSearchOptions::max_zero)
+      .def_readwrite("recompute", &ConfigSearchOptions::recompute, "Empty = none, selective, full.")
+      .def_readwrite("flash_attention", &ConfigSearchOptions::flash_attention)
+      .def_readwrite("overlap_tp_comm", &ConfigSearchOptions::overlap_tp_comm)
+      .def_readwrite("overlap_grad_reduce", &ConfigSearchOptions::overlap_grad_reduce)
+      .def_readwrite("overlap_param_gather", &ConfigSearchOptions::overlap_param_gather)
+      .def_readwrite("memory_cap", &ConfigSearchOptions::memory_cap)
+      .def_readwrite("threads", &ConfigSearchOptions::threads, "0 = the machine's cores; the result does not depend on it.")
+      .def_readwrite("keep", &ConfigSearchOptions::keep)
+      .def_readwrite("time_limit", &ConfigSearchOptions::time_limit)
+      .def_readwrite("references", &ConfigSearchOptions::references)
+      .def_readwrite("evaluate", &ConfigSearchOptions::evaluate)
+      .def(
+          "validate", [](const ConfigSearchOptions& o) { check_valid(o); },
+          "Raises opplan.InvalidArgumentError naming the field when a value is out of range.");
+  py::class_<ConfigCandidate>(m, "ConfigCandidate", "One configuration the search evaluated, with why it lost.")
+      .def_readonly("config", &ConfigCandidate::config)
+      .def_readonly("iteration_seconds", &ConfigCandidate::iteration_seconds)
+      .def_readonly("lower_bound", &ConfigCandidate::lower_bound)
+      .def_readonly("memory_bytes", &ConfigCandidate::memory_bytes)
+      .def_readonly("capacity_bytes", &ConfigCandidate::capacity_bytes)
+      .def_readonly("fits", &ConfigCandidate::fits)
+      .def_readonly("breakdown", &ConfigCandidate::breakdown)
+      .def_readonly("memory_problem", &ConfigCandidate::memory_problem)
+      .def_readonly("verdict", &ConfigCandidate::verdict);
+  py::class_<ConfigSearchResult>(m, "ConfigSearchResult", "The chosen configuration, its runners-up and the search's counts.")
+      .def_readonly("best", &ConfigSearchResult::best)
+      .def_readonly("ranked", &ConfigSearchResult::ranked)
+      .def_readonly("too_big", &ConfigSearchResult::too_big)
+      .def_readonly("references", &ConfigSearchResult::references)
+      .def_readonly("data_parallel", &ConfigSearchResult::data_parallel)
+      .def_readonly("global_batch", &ConfigSearchResult::global_batch)
+      .def_readonly("lower_bound", &ConfigSearchResult::lower_bound)
+      .def_readonly("enumerated", &ConfigSearchResult::enumerated)
+      .def_readonly("pruned_memory", &ConfigSearchResult::pruned_memory)
+      .def_readonly("pruned_bound", &ConfigSearchResult::pruned_bound)
+      .def_readonly("evaluated", &ConfigSearchResult::evaluated)
+      .def_readonly("failed", &ConfigSearchResult::failed)
+      .def_readonly("complete", &ConfigSearchResult::complete)
+      .def_readonly("seconds", &ConfigSearchResult::seconds)
+      .def("brief_report", &ConfigSearchResult::BriefReport)
+      .def("comparison_report", &ConfigSearchResult::ComparisonReport)
+      .def("full_report", &ConfigSearchResult::FullReport)
+      .def("__str__", &ConfigSearchResult::BriefReport);
+  m.def(
+      "search_parallel_configs",
+      [](const Graph& graph, const Cluster& cluster, py::object cost_model, std::optional<ConfigSearchOptions> options,
+         const py::kwargs& fields) {
+        ConfigSearchOptions o = with_fields(std::move(options), fields);
+        std::unique_ptr<CostModel> fallback;
+        const CostModel* cost = cost_model_of(cost_model, fallback);
+        const Graph g = graph;
+        const Cluster c = cluster;
+        Result<ConfigSearchResult> r = with_cost_model(cost, nullptr, [&] {
+          py::gil_scoped_release release;
+          return search_parallel_configs(g, c, *cost, o);
+        });
+        return unwrap(std::move(r));
+      },
+      py::arg("graph"), py::arg("cluster"), py::arg("cost_model") = py::none(), py::arg("options") = py::none(),
+      "The fastest ParallelConfig that fits (DP + ZeRO, TP + SP, CP, EP, PP + VPP and schedule, micro-batch, "
+      "recomputation), every candidate judged by evaluate(). Fields of ConfigSearchOptions may be given as keywords "
+      "(global_batch=64).");
+  m.def(
+      "megatron_command",
+      [](const ParallelConfig& c, int num_layers) {
+        const MegatronCommand m = megatron_command(c, num_layers);
+        return py::make_tuple(m.args, m.notes);
+      },
+      py::arg("config"), py::arg("num_layers") = 0,
+      "A ParallelConfig as Megatron-LM flags: (args, notes on what the line cannot express).");
+  m.def("deepspeed_config_json", &deepspeed_config_json, py::arg("config"), py::arg("dtype") = DType::kBF16,
+        py::arg("indent") = 2, "The data-parallel side of a ParallelConfig as a DeepSpeed JSON config.");
+
   // ---- plan() ----
   py::class_<PlanOptions> options(m, "PlanOptions",
                                   "Options of plan(). The cost model, progress callback, stop flag and score function "
@@ -588,6 +672,7 @@ void bind_planning(py::module_& m) {
       .def_readwrite("global_batch", &PlanOptions::global_batch,
                      "parallel-config: samples per iteration; 0 = micro_batches x the graph's samples.")
       .def_readwrite("threads", &PlanOptions::threads, "parallel-config: search threads; 0 = the machine's cores.")
+      .def_readwrite("parallel_config", &PlanOptions::parallel_config, "Knobs of the parallel-config search.")
       .def_readwrite("operator_level", &PlanOptions::operator_level)
       .def(
           "validate", [](const PlanOptions& o) { check_valid(o); },

@@ -60,6 +60,6 @@ PYBIND11_MODULE(_opplan, m) {
   bind_cost_model(m);
   bind_schedule(m);
   bind_pipeline(m);
+  bind_evaluate(m);  // before planning: its ParallelConfig and Evaluation appear in the search's signatures
   bind_planning(m);
-  bind_evaluate(m);
 }
