@@ -53,13 +53,18 @@ TEST(ConfigSearch, ChosenConfigurationIsEvaluatesOwnFiguresAndBeatsEveryFittingG
       for (int cp : {1, 2})
         for (int zero : {0, 1, 2, 3})
           for (int mbs : {1, 2, 4})
-            for (auto sched : {PipelineSchedule::k1F1B, PipelineSchedule::kZBH1})
+            for (auto sched : {PipelineSchedule::k1F1B, PipelineSchedule::kZBH1, PipelineSchedule::kInterleaved,
+                               PipelineSchedule::kZBV, PipelineSchedule::kDualPipe, PipelineSchedule::kDualPipeV})
               for (auto rc : {ActivationRecompute::kNone, ActivationRecompute::kFull}) {
                 ParallelConfig p;
                 p.tp = tp, p.pp = pp, p.cp = cp;
                 if (8 % (tp * pp * cp) != 0) continue;
                 p.dp = 8 / (tp * pp * cp);
                 if (32 % (p.dp * mbs) != 0 || (pp == 1 && sched != PipelineSchedule::k1F1B)) continue;
+                const bool two_chunks = sched == PipelineSchedule::kInterleaved || sched == PipelineSchedule::kZBV ||
+                                        sched == PipelineSchedule::kDualPipeV;
+                p.vpp = two_chunks ? 2 : 1;
+                if (pp * p.vpp > 8) continue;
                 p.zero = p.dp > 1 ? zero : 0;
                 p.micro_batch_size = mbs, p.global_batch = 32, p.schedule = sched, p.recompute = rc;
                 p.flash_attention = true;
@@ -68,7 +73,7 @@ TEST(ConfigSearch, ChosenConfigurationIsEvaluatesOwnFiguresAndBeatsEveryFittingG
                 ++checked;
                 EXPECT_LE(r->best.iteration_seconds, ev->iteration_seconds * (1 + 1e-12)) << p.ToString();
               }
-  EXPECT_GT(checked, 100);
+  EXPECT_GT(checked, 200);
   ASSERT_TRUE(r->data_parallel.has_value());
   EXPECT_LE(r->best.iteration_seconds, r->data_parallel->iteration_seconds);
 }
