@@ -79,7 +79,8 @@ Result<Plan> operator_level(const Graph& graph, const Cluster& cluster, const Co
 
 // The stage pipeline of a StagePlan as a PipelineSpec: one "device" per stage, each stage's
 // latency (less its recomputed forwards, which go to b) split into F / b / W in the proportions of
-// its ops' unsharded times, the tensors
+// its ops' unsharded times on the slowest device of its mesh (every shard waits for it; the first
+// device of a mesh over mixed nodes may be a fast one), the tensors
 // crossing a boundary sent between the meshes' first devices (divided over the smaller mesh, as
 // every device sends its shard).
 Result<PipelineSpec> stage_pipeline(const Graph& graph, const Cluster& cluster, const CostModel& cost,
@@ -95,13 +96,17 @@ Result<PipelineSpec> stage_pipeline(const Graph& graph, const Cluster& cluster, 
   spec.placement = Placement::kLinear;
   for (int s = 0; s < S; ++s) {
     const Stage& stage = sp.stages[static_cast<std::size_t>(s)];
-    const Device& device = cluster.device(stage.mesh.devices.front());
     double f = 0, b = 0, w = 0;
     for (OpId id : stage.ops) {
       const Op& op = graph.op(id);
-      f += cost.op_time(op, Phase::kForward, device);
-      b += cost.op_time(op, Phase::kInputGrad, device);
-      w += cost.op_time(op, Phase::kWeightGrad, device);
+      // Per op: which device is slowest depends on the op's dtype and whether it is memory-bound.
+      double slowest[kNumPhases] = {0, 0, 0};
+      for (DeviceId d : stage.mesh.devices)
+        for (int k = 0; k < kNumPhases; ++k)
+          slowest[k] = std::max(slowest[k], cost.op_time(op, kAllPhases[k], cluster.device(d)));
+      f += slowest[0];
+      b += slowest[1];
+      w += slowest[2];
     }
     const double total = f + b + w;
     // Recomputed forwards run again during the backward: they belong to b, not to the split.
