@@ -15,6 +15,7 @@
 
 #include "configs/evaluate_internal.hpp"
 #include "core/text_units.hpp"
+#include "plan/recost.hpp"
 #include "stages/layer_costs.hpp"
 
 OPPLAN_BEGIN_NAMESPACE
@@ -374,9 +375,23 @@ Result<Plan> plan_checked(const Graph& graph, const Cluster& cluster, const Plan
 
   std::optional<Plan> best;
   std::string failures;
+  plan_detail::RecostOptions recost;
+  recost.micro_batches = options.micro_batches;
+  recost.serialized_links = options.operator_level.serialize_links;
+  recost.evaluate = options.parallel_config.evaluate;
   const auto consider = [&](Result<Plan> candidate, const char* name) {
     if (!candidate.ok()) {
       failures += fmt::format("\n  {}: {}", name, candidate.status().message());
+      return;
+    }
+    // Every candidate re-costed from the Graph, Cluster and CostModel alone (plan/recost.hpp): a
+    // plan whose figures the cost model does not back is a failure of its strategy, never returned.
+    const auto r0 = Clock::now();
+    const Status recosted = plan_detail::recost_plan(*candidate, graph, cluster, cost, recost);
+    steps.push_back({fmt::format("{}: re-cost", name), seconds_since(r0),
+                     recosted.ok() ? "every duration matches the cost model" : recosted.message()});
+    if (!recosted.ok()) {
+      failures += fmt::format("\n  {}: {}", name, recosted.message());
       return;
     }
     if (!best || candidate->iteration_seconds < best->iteration_seconds) best = std::move(*candidate);
