@@ -389,7 +389,7 @@ Result<Plan> plan_checked(const Graph& graph, const Cluster& cluster, const Plan
     const auto r0 = Clock::now();
     const Status recosted = plan_detail::recost_plan(*candidate, graph, cluster, cost, recost);
     steps.push_back({fmt::format("{}: re-cost", name), seconds_since(r0),
-                     recosted.ok() ? "every duration matches the cost model" : recosted.message()});
+                     recosted.ok() ? "the Graph, Cluster and CostModel back every duration" : recosted.message()});
     if (!recosted.ok()) {
       failures += fmt::format("\n  {}: {}", name, recosted.message());
       return;
