@@ -15,6 +15,7 @@
 
 #include "configs/evaluate_internal.hpp"
 #include "core/text_units.hpp"
+#include "plan/recost.hpp"
 #include "stages/layer_costs.hpp"
 
 OPPLAN_BEGIN_NAMESPACE
@@ -79,7 +80,8 @@ Result<Plan> operator_level(const Graph& graph, const Cluster& cluster, const Co
 
 // The stage pipeline of a StagePlan as a PipelineSpec: one "device" per stage, each stage's
 // latency (less its recomputed forwards, which go to b) split into F / b / W in the proportions of
-// its ops' unsharded times, the tensors
+// its ops' unsharded times on the slowest device of its mesh (every shard waits for it; the first
+// device of a mesh over mixed nodes may be a fast one), the tensors
 // crossing a boundary sent between the meshes' first devices (divided over the smaller mesh, as
 // every device sends its shard).
 Result<PipelineSpec> stage_pipeline(const Graph& graph, const Cluster& cluster, const CostModel& cost,
@@ -95,13 +97,17 @@ Result<PipelineSpec> stage_pipeline(const Graph& graph, const Cluster& cluster, 
   spec.placement = Placement::kLinear;
   for (int s = 0; s < S; ++s) {
     const Stage& stage = sp.stages[static_cast<std::size_t>(s)];
-    const Device& device = cluster.device(stage.mesh.devices.front());
     double f = 0, b = 0, w = 0;
     for (OpId id : stage.ops) {
       const Op& op = graph.op(id);
-      f += cost.op_time(op, Phase::kForward, device);
-      b += cost.op_time(op, Phase::kInputGrad, device);
-      w += cost.op_time(op, Phase::kWeightGrad, device);
+      // Per op: which device is slowest depends on the op's dtype and whether it is memory-bound.
+      double slowest[kNumPhases] = {0, 0, 0};
+      for (DeviceId d : stage.mesh.devices)
+        for (int k = 0; k < kNumPhases; ++k)
+          slowest[k] = std::max(slowest[k], cost.op_time(op, kAllPhases[k], cluster.device(d)));
+      f += slowest[0];
+      b += slowest[1];
+      w += slowest[2];
     }
     const double total = f + b + w;
     // Recomputed forwards run again during the backward: they belong to b, not to the split.
@@ -369,9 +375,23 @@ Result<Plan> plan_checked(const Graph& graph, const Cluster& cluster, const Plan
 
   std::optional<Plan> best;
   std::string failures;
+  plan_detail::RecostOptions recost;
+  recost.micro_batches = options.micro_batches;
+  recost.serialized_links = options.operator_level.serialize_links;
+  recost.evaluate = options.parallel_config.evaluate;
   const auto consider = [&](Result<Plan> candidate, const char* name) {
     if (!candidate.ok()) {
       failures += fmt::format("\n  {}: {}", name, candidate.status().message());
+      return;
+    }
+    // Every candidate re-costed from the Graph, Cluster and CostModel alone (plan/recost.hpp): a
+    // plan whose figures the cost model does not back is a failure of its strategy, never returned.
+    const auto r0 = Clock::now();
+    const Status recosted = plan_detail::recost_plan(*candidate, graph, cluster, cost, recost);
+    steps.push_back({fmt::format("{}: re-cost", name), seconds_since(r0),
+                     recosted.ok() ? "the Graph, Cluster and CostModel back every duration" : recosted.message()});
+    if (!recosted.ok()) {
+      failures += fmt::format("\n  {}: {}", name, recosted.message());
       return;
     }
     if (!best || candidate->iteration_seconds < best->iteration_seconds) best = std::move(*candidate);
