@@ -12,6 +12,10 @@
 // Gradients accumulate over the B micro-batches of an iteration and are all-reduced once, so each
 // layer is planned with its parameter-gradient all-reduce charged at 1 / B (weight_sync_scale): a
 // stage's per-micro-batch latency carries its share of the once-per-iteration synchronisation.
+// With gradient buckets (StageOptions::gradient_bucket_bytes) each op's gradient is priced at its
+// share of a full bucket's all-reduce, and every layer cost records its synchronisation (seconds,
+// bytes per mesh axis) and its backward compute, so that plan_stages can charge a span of layers
+// only what its backward does not hide.
 //
 // Two shardings per (layer, mesh): the fastest (no memory limit) and, when it holds more, the
 // fastest of those with the least memory; the stage DP picks whichever fits (1F1B condition).

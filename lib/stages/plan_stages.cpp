@@ -22,6 +22,10 @@
 // bytes saved per micro-batch per second of recomputation (only layers that save memory) and
 // recomputes the shortest prefix of that order that fits; kAlways recomputes every layer. The DP
 // sees, per (s, span, shape), the fastest fitting option as before.
+//
+// Gradient buckets (StageOptions::gradient_bucket_bytes > 0): a span's gradient all-reduce runs
+// bucket by bucket behind its backward, as in evaluate(); StageDp::span() replaces the layers'
+// summed synchronisation by its exposed part, max(sync - backward, min(sync, last bucket)).
 #include <opplan/stages.hpp>
 
 #include <algorithm>
