@@ -17,6 +17,7 @@
 // Thread-safety: functions are re-entrant; objects are not shared between threads by opplan.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -96,6 +97,9 @@ struct ShardingStrategy {
   double compute_seconds = 0;          // forward + input-gradient + weight-gradient
   double communication_seconds = 0;    // collectives the strategy needs: partial sums, gradients
   double weight_sync_seconds = 0;      // of which: the all-reduce of parameter gradients (at full cost)
+  // The parameter-gradient bytes each device all-reduces along mesh axis 0 and along axis 1: what
+  // weight_sync_seconds prices (per op, or in buckets: ShardingOptions::gradient_bucket_bytes).
+  std::array<double, 2> weight_sync_bytes{};
   double memory_bytes = 0;             // per device: parameters (with optimizer state) + saved activations
   double parameter_bytes = 0;          // of memory_bytes: the parameters with their optimizer state
   // Per device: the op's output tensor in this layout. Its gradient, as large, is live during the
@@ -181,6 +185,12 @@ struct ShardingOptions {
   // per update; 1 / B when gradients accumulate over B micro-batches and are reduced once (how
   // plan_stages prices a pipeline stage per micro-batch).
   double weight_sync_scale = 1.0;
+  // Bytes per gradient bucket: parameter gradients are all-reduced in buckets, as DDP and
+  // Megatron-LM do, so a collective's latency is paid once per bucket rather than once per op:
+  // every op is charged its gradient bytes' share of one full bucket's all-reduce along each mesh
+  // axis (CostModel::collective_time of a bucket, times bytes / bucket); weight_sync_seconds then
+  // holds that price. 0 = every op's gradient all-reduced alone (Alpa's pricing). Finite, >= 0.
+  double gradient_bucket_bytes = 0;
 
   // False, with a message naming the field, when a value is out of range.
   bool IsValid(std::string* error) const;

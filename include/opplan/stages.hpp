@@ -21,6 +21,7 @@
 
 #include <opplan/cluster.hpp>
 #include <opplan/cost_model.hpp>
+#include <opplan/evaluate.hpp>
 #include <opplan/graph.hpp>
 #include <opplan/ids.hpp>
 #include <opplan/sharding.hpp>
@@ -65,8 +66,16 @@ struct StageOptions {
   // (those whose activations exceed their inputs, best memory saved per second first) when that
   // lets the stage fit; it keeps whichever option is fastest. docs/stages.md, "Recomputation".
   Recompute recompute = Recompute::kAuto;
-  // Intra-op options for every candidate (memory_budget, mps_file and weight_sync_scale = 1 / B
-  // are set by plan_stages).
+  // A stage's data-parallel gradients are all-reduced in buckets of this many bytes while its last
+  // backward runs, as DDP and Megatron-LM do: each layer's intra-op plan prices its gradients at
+  // their share of a bucket (ShardingOptions::gradient_bucket_bytes), and a stage is charged only
+  // what its backward compute cannot hide, at least its last bucket, which starts after it.
+  // Default: evaluate()'s bucket (EvaluateOptions::bucket_bytes), so that a stage that is plain
+  // data parallelism costs what evaluate() says data parallelism costs. 0 = every op's gradient
+  // all-reduced alone and never hidden (Alpa's pricing). Finite, >= 0.
+  double gradient_bucket_bytes = EvaluateOptions{}.bucket_bytes;
+  // Intra-op options for every candidate (memory_budget, mps_file, weight_sync_scale = 1 / B and
+  // gradient_bucket_bytes are set by plan_stages).
   ShardingOptions sharding;
   // Checked between intra-op plans and DP runs: a stop request (set from any thread or a signal
   // handler) or this many seconds of wall time (0 = no limit, else > 0) end the planning, and

@@ -205,6 +205,7 @@ Result<Plan> hierarchical(const Graph& graph, const Cluster& input_cluster, cons
     ShardingOptions sharding;
     sharding.weight_sync_scale = 1.0 / o.micro_batches;
     sharding.time_limit = std::max(seconds / 10, 1.0);
+    sharding.gradient_bucket_bytes = so.gradient_bucket_bytes;  // the stage planner priced gradients in buckets
     if (stage.least_memory_sharding) sharding.memory_budget = kNever;
     auto shards = shard(sub, cluster, stage.mesh, cost, sharding);
     if (!shards.ok()) return shards.status();

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/text_units.hpp"
+#include "sharding/mesh_costs.hpp"
 
 OPPLAN_BEGIN_NAMESPACE
 
@@ -24,6 +25,8 @@ bool ShardingOptions::IsValid(std::string* error) const {
     add(fmt::format("integrality_tolerance must be in (0, 0.5) (is {})", integrality_tolerance));
   if (!(weight_sync_scale >= 0 && weight_sync_scale <= 1))
     add(fmt::format("weight_sync_scale must be in [0, 1] (is {})", weight_sync_scale));
+  if (!(gradient_bucket_bytes >= 0) || std::isinf(gradient_bucket_bytes))
+    add(fmt::format("gradient_bucket_bytes must be finite and >= 0 (0 = no buckets) (is {})", gradient_bucket_bytes));
   if (!(time_limit >= 0)) add(fmt::format("time_limit must be >= 0 seconds (is {})", time_limit));
   if (!(relative_gap >= 0) || std::isinf(relative_gap))
     add(fmt::format("relative_gap must be finite and >= 0 (is {})", relative_gap));
@@ -80,6 +83,20 @@ Result<ShardingPlan> shard(const Graph& graph, const Cluster& cluster, const Mes
   const auto start = Clock::now();
   auto problem = build_sharding_problem(graph, cluster, mesh, cost_model);
   if (!problem.ok()) return problem.status();
+  // Buckets: each op's gradient bytes at the per-byte price of one full bucket's all-reduce on
+  // that axis (the same collective_time every other collective is costed by).
+  if (options.gradient_bucket_bytes > 0) {
+    detail::MeshCosts costs(cluster, mesh, cost_model);
+    const double bucket = options.gradient_bucket_bytes;
+    const double per_byte[2] = {costs.collective(Collective::kAllReduce, 0, bucket) / bucket,
+                                costs.collective(Collective::kAllReduce, 1, bucket) / bucket};
+    for (auto& strategies : problem->strategies)
+      for (ShardingStrategy& s : strategies) {
+        const double bucketed = s.weight_sync_bytes[0] * per_byte[0] + s.weight_sync_bytes[1] * per_byte[1];
+        s.communication_seconds += bucketed - s.weight_sync_seconds;
+        s.weight_sync_seconds = bucketed;
+      }
+  }
   // Gradient accumulation: the parameter-gradient all-reduce is charged at the given fraction.
   if (options.weight_sync_scale != 1)
     for (auto& strategies : problem->strategies)

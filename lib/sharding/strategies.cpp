@@ -193,18 +193,24 @@ class StrategyBuilder {
     }
     const bool input_grad = has_input_grad(op_);
     double params_local = 0, sync = 0;
+    // The parameter-gradient all-reduce on `axes`, also counted in bytes per axis (for buckets).
+    const auto sync_on = [&](unsigned axes, double bytes) {
+      for (int axis = 0; axis < 2; ++axis)
+        if ((axes & (1u << axis)) && mesh_.axis_size(axis) > 1 && bytes > 0) s.weight_sync_bytes[static_cast<std::size_t>(axis)] += bytes;
+      return all_reduce_on(axes, bytes);
+    };
     const double param_factor = op_.param_bytes > 0 ? memory_.parameters / op_.param_bytes : 0;
     for (std::size_t i = 0; i < t_.operands.size(); ++i) {
       const Operand& o = t_.operands[i];
       const double local = o.bytes / s.operands[i].num_tiles(rows, cols);
       if (o.role == OperandRole::kActivation && input_grad) comm += all_reduce_on(missing_from(o.letters), local);
       if (o.role == OperandRole::kParameter) {
-        sync += all_reduce_on(missing_from(o.letters), local);
+        sync += sync_on(missing_from(o.letters), local);
         params_local += local * param_factor;
       }
     }
     if (t_.implicit_param_bytes > 0) {
-      sync += all_reduce_on(used, t_.implicit_param_bytes);
+      sync += sync_on(used, t_.implicit_param_bytes);
       params_local += t_.implicit_param_bytes * param_factor;
     }
     s.communication_seconds = comm + sync;

@@ -12,6 +12,10 @@
 // Gradients accumulate over the B micro-batches of an iteration and are all-reduced once, so each
 // layer is planned with its parameter-gradient all-reduce charged at 1 / B (weight_sync_scale): a
 // stage's per-micro-batch latency carries its share of the once-per-iteration synchronisation.
+// With gradient buckets (StageOptions::gradient_bucket_bytes) each op's gradient is priced at its
+// share of a full bucket's all-reduce, and every layer cost records its synchronisation (seconds,
+// bytes per mesh axis) and its backward compute, so that plan_stages can charge a span of layers
+// only what its backward does not hide.
 //
 // Two shardings per (layer, mesh): the fastest (no memory limit) and, when it holds more, the
 // fastest of those with the least memory; the stage DP picks whichever fits (1F1B condition).
@@ -202,7 +206,7 @@ std::vector<Candidate> make_candidates(const Cluster& cluster, int hosts, int pe
 Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<OpId>>& layers, const Cluster& cluster,
                               const CostModel& cost_model, const std::vector<Candidate>& candidates,
                               const ShardingOptions& sharding, double weight_sync_scale,
-                              const std::function<bool()>& halt) {
+                              double gradient_bucket_bytes, const std::function<bool()>& halt) {
   const auto halted = [&] { return halt && halt(); };
   CostTable table;
   table.cost.resize(layers.size());
@@ -210,6 +214,7 @@ Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<
   ShardingOptions fastest = sharding;
   fastest.memory_budget = kInf;
   fastest.weight_sync_scale = weight_sync_scale;
+  fastest.gradient_bucket_bytes = gradient_bucket_bytes;
   fastest.mps_file.clear();
   std::map<std::string, std::size_t> planned;  // signature -> the first layer with it
   for (std::size_t l = 0; l < layers.size(); ++l) {
@@ -238,11 +243,15 @@ Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<
         LayerCost cost;
         const auto choice = choice_of(plan);
         cost.latency = plan.objective;
+        cost.weight_sync = plan.weight_sync_seconds;
         cost.activations = acts->memory(choice);
         cost.parameters = std::max(0.0, problem->memory(choice) - cost.activations);
         for (OpId id : sub.ops()) {
           const std::size_t i = id.value();
           cost.forward += cost_model.sharded_op_time(sub.op(id), Phase::kForward, cluster, mesh, plan.ops[i].chosen.num_shards);
+          for (Phase phase : {Phase::kInputGrad, Phase::kWeightGrad})
+            cost.backward += cost_model.sharded_op_time(sub.op(id), phase, cluster, mesh, plan.ops[i].chosen.num_shards);
+          for (std::size_t axis = 0; axis < 2; ++axis) cost.sync_bytes[axis] += plan.ops[i].chosen.weight_sync_bytes[axis];
           if (forward_comm) {
             const ShardingStrategy& f = forward_problem->strategies[i][static_cast<std::size_t>(choice[i])];
             cost.forward += std::max(0.0, f.communication_seconds - f.weight_sync_seconds);

@@ -31,6 +31,13 @@ struct LayerCost {
   // once, divided by the pieces the plan cuts it into; see layer_costs.cpp).
   double forward = 0;
   double inputs = 0;
+  // Gradient synchronisation, for the stage to overlap it with its backward: the seconds of the
+  // plan's parameter-gradient all-reduces per iteration at full cost (latency carries them times
+  // weight_sync_scale), the bytes they reduce along each mesh axis, and the seconds of the
+  // backward compute (input and weight gradients of the chosen shardings) per micro-batch.
+  double weight_sync = 0;
+  std::array<double, 2> sync_bytes{};
+  double backward = 0;
 };
 
 enum Variant : int { kFastest = 0, kLeastMemory = 1 };
@@ -54,7 +61,7 @@ std::vector<Candidate> make_candidates(const Cluster& cluster, int hosts, int pe
 Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<OpId>>& layers, const Cluster& cluster,
                               const CostModel& cost_model, const std::vector<Candidate>& candidates,
                               const ShardingOptions& sharding, double weight_sync_scale,
-                              const std::function<bool()>& halt = {});
+                              double gradient_bucket_bytes, const std::function<bool()>& halt = {});
 
 }  // namespace stages_detail
 OPPLAN_END_NAMESPACE

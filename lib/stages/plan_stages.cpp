@@ -22,17 +22,24 @@
 // bytes saved per micro-batch per second of recomputation (only layers that save memory) and
 // recomputes the shortest prefix of that order that fits; kAlways recomputes every layer. The DP
 // sees, per (s, span, shape), the fastest fitting option as before.
+//
+// Gradient buckets (StageOptions::gradient_bucket_bytes > 0): a span's gradient all-reduce runs
+// bucket by bucket behind its backward, as in evaluate(); StageDp::span() replaces the layers'
+// summed synchronisation by its exposed part, max(sync - backward, min(sync, last bucket)).
 #include <opplan/stages.hpp>
 
 #include <algorithm>
 #include <optional>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "sharding/mesh_costs.hpp"
 #include "stages/layer_costs.hpp"
 
 OPPLAN_BEGIN_NAMESPACE
@@ -47,6 +54,8 @@ bool StageOptions::IsValid(std::string* error) const {
   if (num_layers < 0 || num_layers > 128) add(fmt::format("num_layers must be in [0, 128] (is {})", num_layers));
   if (!(clustering_epsilon >= 0) || std::isinf(clustering_epsilon))
     add(fmt::format("clustering_epsilon must be finite and >= 0 (is {})", clustering_epsilon));
+  if (!(gradient_bucket_bytes >= 0) || std::isinf(gradient_bucket_bytes))
+    add(fmt::format("gradient_bucket_bytes must be finite and >= 0 (0 = no buckets) (is {})", gradient_bucket_bytes));
   if (!(t_max_gap >= 0) || std::isinf(t_max_gap)) add(fmt::format("t_max_gap must be finite and >= 0 (is {})", t_max_gap));
   if (recompute != Recompute::kNever && recompute != Recompute::kAlways && recompute != Recompute::kAuto)
     add(fmt::format("recompute must be kNever, kAlways or kAuto (is {})", static_cast<int>(recompute)));
@@ -100,10 +109,12 @@ struct SpanCost {
 
 class StageDp {
  public:
+  // all_reduce(candidate, axis, bytes): one all-reduce of `bytes` along a mesh axis of the
+  // candidate's mesh (used only with buckets, bucket > 0).
   StageDp(const std::vector<Candidate>& candidates, const CostTable& table, int B, double memory, int devices,
-          Recompute recompute)
+          Recompute recompute, double bucket, std::function<double(int, int, double)> all_reduce)
       : B_(B), memory_(memory), D_(devices), L_(static_cast<int>(table.cost.size())), recompute_(recompute),
-        table_(table) {
+        table_(table), bucket_(bucket), all_reduce_(std::move(all_reduce)) {
     for (const Candidate& c : candidates)
       if (std::find(shapes_.begin(), shapes_.end(), c.shape) == shapes_.end()) shapes_.push_back(c.shape);
     P_ = static_cast<int>(shapes_.size());
@@ -118,6 +129,8 @@ class StageDp {
           LayerCost& p = prefix_[c * 2 + static_cast<std::size_t>(v)][static_cast<std::size_t>(l) + 1];
           const LayerCost& q = prefix_[c * 2 + static_cast<std::size_t>(v)][static_cast<std::size_t>(l)];
           p.latency = q.latency + x.latency, p.parameters = q.parameters + x.parameters, p.activations = q.activations + x.activations;
+          p.weight_sync = q.weight_sync + x.weight_sync, p.backward = q.backward + x.backward;
+          for (std::size_t a = 0; a < 2; ++a) p.sync_bytes[a] = q.sync_bytes[a] + x.sync_bytes[a];
         }
     best_.assign(static_cast<std::size_t>(S_ + 1) * L_ * L_ * P_, Option{});
     std::vector<SpanCost> with;  // with[k]: the span with the first k layers of the order recomputed
@@ -183,6 +196,22 @@ class StageDp {
     const LayerCost& b = p[static_cast<std::size_t>(i)];
     LayerCost out;
     out.latency = a.latency - b.latency, out.parameters = a.parameters - b.parameters, out.activations = a.activations - b.activations;
+    if (bucket_ > 0) {
+      // The stage's gradients are all-reduced bucket by bucket while its last backward runs: only
+      // what the backward cannot hide is exposed, and at least the last bucket, which starts once
+      // the backward is done (evaluate()'s rule for data parallelism). The layers' plans charged
+      // the whole all-reduce at 1 / B per micro-batch; the span is charged its exposed part so.
+      // Never more than the layers charged, and a longer span never gets faster: a layer's latency
+      // includes its backward, the most it can hide.
+      const double sync = a.weight_sync - b.weight_sync, window = a.backward - b.backward;
+      double last = 0;
+      for (int axis = 0; axis < 2; ++axis) {
+        const double bytes = a.sync_bytes[static_cast<std::size_t>(axis)] - b.sync_bytes[static_cast<std::size_t>(axis)];
+        if (bytes >= 1) last += all_reduce_(c, axis, std::min(bucket_, bytes));  // >= 1: not a rounding residue
+      }
+      const double exposed = std::max(sync - window, std::min(sync, last));
+      if (sync > 0) out.latency -= (sync - std::max(0.0, exposed)) / B_;
+    }
     return out;
   }
 
@@ -263,6 +292,8 @@ class StageDp {
   int D_, L_, P_ = 0, S_ = 0;
   Recompute recompute_;
   const CostTable& table_;
+  double bucket_;
+  std::function<double(int, int, double)> all_reduce_;
   std::vector<SubmeshShape> shapes_;
   std::vector<std::vector<LayerCost>> prefix_;
   std::vector<Option> best_;
@@ -416,8 +447,9 @@ Result<StagePlan> plan_stages(const Graph& graph, const Cluster& cluster, const 
                                           options.time_limit));
   };
   const std::optional<Cluster> slow = slowest_view(cluster);
-  auto table = cost_layers(graph, *layers, slow ? *slow : cluster, cost_model, candidates, options.sharding,
-                           1.0 / options.num_microbatches, halt);
+  const Cluster& costed = slow ? *slow : cluster;
+  auto table = cost_layers(graph, *layers, costed, cost_model, candidates, options.sharding,
+                           1.0 / options.num_microbatches, options.gradient_bucket_bytes, halt);
   if (!table.ok()) return halt() ? halted() : table.status();
 
   StagePlan plan;
@@ -427,7 +459,13 @@ Result<StagePlan> plan_stages(const Graph& graph, const Cluster& cluster, const 
   plan.costing_seconds = since(costing_start);
   plan.num_shard_calls = table->shard_calls;
   const int D = hosts * per_host, B = options.num_microbatches;
-  const StageDp dp(candidates, *table, B, memory, D, options.recompute);
+  // The collectives of the gradient buckets, on the candidates' meshes as the layers were costed.
+  std::vector<std::unique_ptr<detail::MeshCosts>> mesh_costs;
+  for (const Candidate& c : candidates) mesh_costs.push_back(std::make_unique<detail::MeshCosts>(costed, c.mesh, cost_model));
+  const auto all_reduce = [&mesh_costs](int c, int axis, double bytes) {
+    return mesh_costs[static_cast<std::size_t>(c)]->collective(Collective::kAllReduce, axis, bytes);
+  };
+  const StageDp dp(candidates, *table, B, memory, D, options.recompute, options.gradient_bucket_bytes, all_reduce);
 
   double best_total = kNoPlan;
   std::vector<StageDp::Pick> best_path, path;

@@ -425,6 +425,8 @@ void bind_planning(py::module_& m) {
       .def_readonly("compute_seconds", &ShardingStrategy::compute_seconds)
       .def_readonly("communication_seconds", &ShardingStrategy::communication_seconds)
       .def_readonly("weight_sync_seconds", &ShardingStrategy::weight_sync_seconds)
+      .def_readonly("weight_sync_bytes", &ShardingStrategy::weight_sync_bytes,
+                    "Parameter-gradient bytes all-reduced along mesh axis 0 and axis 1.")
       .def_readonly("memory_bytes", &ShardingStrategy::memory_bytes)
       .def_readonly("parameter_bytes", &ShardingStrategy::parameter_bytes)
       .def_readonly("output_bytes", &ShardingStrategy::output_bytes);
@@ -441,7 +443,9 @@ void bind_planning(py::module_& m) {
       .def_readwrite("time_limit", &ShardingOptions::time_limit)
       .def_readwrite("relative_gap", &ShardingOptions::relative_gap)
       .def_readwrite("mps_file", &ShardingOptions::mps_file)
-      .def_readwrite("weight_sync_scale", &ShardingOptions::weight_sync_scale);
+      .def_readwrite("weight_sync_scale", &ShardingOptions::weight_sync_scale)
+      .def_readwrite("gradient_bucket_bytes", &ShardingOptions::gradient_bucket_bytes,
+                     "Gradients all-reduced in buckets of this many bytes; 0 = each op's alone.");
 
   py::class_<OpSharding>(m, "OpSharding", "The sharding of one op in a plan.")
       .def_readonly("name", &OpSharding::name)
@@ -517,6 +521,8 @@ void bind_planning(py::module_& m) {
       .def_readwrite("all_logical_meshes", &StageOptions::all_logical_meshes)
       .def_readwrite("t_max_gap", &StageOptions::t_max_gap)
       .def_readwrite("recompute", &StageOptions::recompute)
+      .def_readwrite("gradient_bucket_bytes", &StageOptions::gradient_bucket_bytes,
+                     "A stage's gradients all-reduced in buckets behind its backward; 0 = each op's alone, exposed.")
       .def_readwrite("sharding", &StageOptions::sharding);
 
   py::class_<Stage>(m, "Stage", "One pipeline stage: its layers, ops, submesh, logical mesh, latency and memory.")
