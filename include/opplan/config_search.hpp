@@ -74,7 +74,10 @@ struct ConfigSearchOptions {
   // by hand); its batch must be the search's. Not part of the search space if outside it.
   std::vector<ParallelConfig> references;
   EvaluateOptions evaluate;  // keep_schedule applies to the chosen configuration only
-  PlanMonitor monitor;       // stop request; progress after every round of evaluations
+  // Stop request; progress (step "parallel-config search", best time so far, the search's bound)
+  // after a round of evaluations that improved the best, else at most every `interval` seconds,
+  // on the calling thread.
+  PlanMonitor monitor;
 
   OPPLAN_EXPORT bool IsValid(std::string* error) const;
 };

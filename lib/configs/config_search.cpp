@@ -545,6 +545,7 @@ Result<ConfigSearchResult> search_parallel_configs(const Graph& graph, const Clu
     return static_cast<int>(fitting.size()) >= options.keep ? fitting[static_cast<std::size_t>(options.keep - 1)].iteration_seconds
                                                             : std::numeric_limits<double>::infinity();
   };
+  double reported_best = std::numeric_limits<double>::infinity(), reported_at = 0;
   std::size_t next = 0;
   while (next < all.size()) {
     if (all[next].time_bound >= cutoff()) break;
@@ -587,6 +588,21 @@ Result<ConfigSearchResult> search_parallel_configs(const Graph& graph, const Clu
       list.insert(at, std::move(*c));
       if (fitting.size() > static_cast<std::size_t>(options.keep)) fitting.pop_back();
       if (too_big.size() > 3) too_big.pop_back();
+    }
+    // Progress after the round, on the calling thread: improvements always, else at the interval.
+    if (options.monitor.progress) {
+      const double best = fitting.empty() ? std::numeric_limits<double>::infinity() : fitting.front().iteration_seconds;
+      const bool improved = best < reported_best;
+      if (improved || since(t0) - reported_at >= options.monitor.interval) {
+        PlanProgress p;
+        p.step = "parallel-config search";
+        p.elapsed_seconds = since(t0);
+        p.best = best;
+        p.bound = res.lower_bound;
+        p.improved = improved;
+        options.monitor.progress(p);
+        reported_best = std::min(reported_best, best), reported_at = p.elapsed_seconds;
+      }
     }
     next = end;
   }

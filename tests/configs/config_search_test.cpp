@@ -78,6 +78,21 @@ TEST(ConfigSearch, ChosenConfigurationIsEvaluatesOwnFiguresAndBeatsEveryFittingG
   EXPECT_LE(r->best.iteration_seconds, r->data_parallel->iteration_seconds);
 }
 
+TEST(ConfigSearch, ReportsProgressOnTheCallingThreadUpToTheChosenTime) {
+  const Graph g = small_gpt();
+  const opplan::AnalyticCostModel cm;
+  ConfigSearchOptions o;
+  o.global_batch = 32;
+  std::vector<opplan::PlanProgress> reports;
+  o.monitor.progress = [&](const opplan::PlanProgress& p) { reports.push_back(p); };
+  auto r = opplan::search_parallel_configs(g, Cluster::dgx_a100(), cm, o);
+  ASSERT_TRUE(r.ok());
+  ASSERT_FALSE(reports.empty());
+  EXPECT_TRUE(reports.front().improved);
+  EXPECT_DOUBLE_EQ(reports.back().best, r->best.iteration_seconds);
+  for (const auto& p : reports) EXPECT_LE(p.bound, p.best);
+}
+
 TEST(ConfigSearch, ResultDoesNotDependOnTheThreadCount) {
   const Graph g = small_gpt();
   const Cluster c = *Cluster::preset("dgx-a100x2");

@@ -32,6 +32,13 @@ std::vector<std::vector<std::string>> row_labels(const Graph& graph, const Plan&
   return out;
 }
 
+// The Megatron-LM line of an evaluated configuration: its layer count is what its ranks hold.
+MegatronCommand megatron_command_of(const Evaluation& ev) {
+  int layers = 0;
+  for (const auto& st : ev.stages) layers += st.layers;
+  return megatron_command(ev.config, layers);
+}
+
 Json plan_json(const Graph& graph, const Cluster& cluster, const Plan& p) {
   const PlanSummary& s = p.summary;
   Json j = Json::object();
@@ -80,9 +87,7 @@ Json plan_json(const Graph& graph, const Cluster& cluster, const Plan& p) {
     Json too_big = Json::array(), refs = Json::array();
     for (const auto& x : c.too_big) too_big.push_back(entry(x));
     for (const auto& x : c.references) refs.push_back(entry(x));
-    int layers = 0;
-    for (const auto& st : c.best.stages) layers += st.layers;
-    const MegatronCommand megatron = megatron_command(c.best.config, layers);
+    const MegatronCommand megatron = megatron_command_of(c.best);
     pc["megatron_args"] = megatron.args;
     pc["megatron_notes"] = megatron.notes;
     j["parallel_config"] = std::move(pc);
@@ -174,9 +179,7 @@ int run_graph_plan(const GraphPlanArgs& args) {
   if (result->configs) {
     const ConfigSearchResult& c = *result->configs;
     std::cout << (args.full ? c.FullReport() : c.BriefReport() + "\n" + c.ComparisonReport());
-    int layers = 0;
-    for (const auto& st : c.best.stages) layers += st.layers;
-    const MegatronCommand megatron = megatron_command(c.best.config, layers);
+    const MegatronCommand megatron = megatron_command_of(c.best);
     std::cout << "megatron-lm: " << megatron.args << "\n";
     for (const std::string& note : megatron.notes) std::cout << "  (" << note << ")\n";
   }
