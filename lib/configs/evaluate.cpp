@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "configs/evaluate_internal.hpp"
+#include "core/gradient_sync.hpp"
 
 OPPLAN_BEGIN_NAMESPACE
 
@@ -355,7 +356,7 @@ Result<Evaluation> evaluate_prepared(const Graph& graph, const GraphLayout& layo
     const double bucket = std::min(options.bucket_bytes, all.params.gradients);
     const double last_bucket =
         config.dp > 1 && config.zero < 3 ? coll(config.zero == 0 ? Collective::kAllReduce : Collective::kReduceScatter, group, bucket) : 0;
-    double exposed = config.overlap_grad_reduce ? std::max(reduce - window, std::min(reduce, last_bucket)) : reduce;
+    double exposed = config.overlap_grad_reduce ? detail::exposed_gradient_sync(reduce, window, last_bucket) : reduce;
     if (gather > 0) exposed += config.overlap_param_gather ? std::min(gather, coll(Collective::kAllGather, group, bucket)) : gather;
     se.dp_seconds = reduce + gather;
     se.dp_exposed = exposed;

@@ -39,6 +39,7 @@
 
 #include <fmt/format.h>
 
+#include "core/gradient_sync.hpp"
 #include "sharding/mesh_costs.hpp"
 #include "stages/layer_costs.hpp"
 
@@ -209,7 +210,7 @@ class StageDp {
         const double bytes = a.sync_bytes[static_cast<std::size_t>(axis)] - b.sync_bytes[static_cast<std::size_t>(axis)];
         if (bytes >= 1) last += all_reduce_(c, axis, std::min(bucket_, bytes));  // >= 1: not a rounding residue
       }
-      const double exposed = std::max(sync - window, std::min(sync, last));
+      const double exposed = detail::exposed_gradient_sync(sync, window, last);
       if (sync > 0) out.latency -= (sync - std::max(0.0, exposed)) / B_;
     }
     return out;
