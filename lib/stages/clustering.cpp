@@ -122,8 +122,34 @@ Result<std::vector<std::vector<OpId>>> cluster_layers(const Graph& graph, int nu
     heaviest_block = std::max(heaviest_block, prefix_flops[static_cast<std::size_t>(cut_at[static_cast<std::size_t>(j) + 1])] -
                                                   prefix_flops[static_cast<std::size_t>(cut_at[static_cast<std::size_t>(j)])]);
   const double total = prefix_flops.back();
-  // A single op (block) heavier than the cap would make every clustering infeasible: the cap grows to it.
-  const double cap = std::max(total / layers * (1 + epsilon), heaviest_block) * (1 + 1e-12);
+  // The cap must admit at least one partition into `layers` segments of whole blocks, else the
+  // clustering has no solution: a single block heavier than total / layers needs more, and so do
+  // uneven blocks (three equal ones in two layers need 2/3 of the total in one). The least feasible
+  // cap is found by bisection on a greedy packing, which is exact for "at most `layers` segments"
+  // (and there are at least `layers` blocks, so a partition into fewer can always be split).
+  const auto packs = [&](double c) {
+    int segments = 1;
+    double load = 0;
+    for (int j = 0; j < m; ++j) {
+      const double b = prefix_flops[static_cast<std::size_t>(cut_at[static_cast<std::size_t>(j) + 1])] -
+                       prefix_flops[static_cast<std::size_t>(cut_at[static_cast<std::size_t>(j)])];
+      if (b > c) return false;
+      if (load + b > c) {
+        ++segments;
+        load = b;
+      } else {
+        load += b;
+      }
+    }
+    return segments <= layers;
+  };
+  double feasible = total, infeasible = std::max(heaviest_block, total / layers) * (1 - 1e-12);
+  if (packs(infeasible)) feasible = infeasible;
+  for (int it = 0; it < 64 && feasible - infeasible > 1e-9 * feasible; ++it) {
+    const double mid = 0.5 * (feasible + infeasible);
+    (packs(mid) ? feasible : infeasible) = mid;
+  }
+  const double cap = std::max(total / layers * (1 + epsilon), feasible) * (1 + 1e-12);
   // FLOPs of the candidate segments k..r-1 (indices into cut_at).
   auto flops = [&](int k, int r) {
     return prefix_flops[static_cast<std::size_t>(cut_at[static_cast<std::size_t>(r)])] -

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -128,6 +129,21 @@ TEST(ClusterLayersTest, CutsAtLayerBoundariesAndBalances) {
   ASSERT_TRUE(even.ok());
   for (const auto& layer : *even) EXPECT_EQ(layer.size(), 2u);
   EXPECT_EQ(cluster_layers(chain(3, false), 5)->size(), 3u);  // never more layers than ops
+  // Equal ops that do not divide evenly: 5 into 4 layers needs one layer of 2 ops, above the cap of
+  // total / 4 (x 1 + epsilon); 3 into 2 likewise. Both once failed with "found no partition"
+  // (torchvision's ResNet-18 from torch.onnx.export did).
+  for (const auto& [ops, k] : {std::pair{5, 4}, std::pair{3, 2}, std::pair{7, 4}}) {
+    auto uneven = cluster_layers(chain(ops, false), k);
+    ASSERT_TRUE(uneven.ok()) << ops << " into " << k << ": " << uneven.status().to_string();
+    ASSERT_EQ(uneven->size(), static_cast<std::size_t>(k));
+    std::size_t covered = 0, largest = 0;
+    for (const auto& layer : *uneven) {
+      covered += layer.size();
+      largest = std::max(largest, layer.size());
+    }
+    EXPECT_EQ(covered, static_cast<std::size_t>(ops));
+    EXPECT_EQ(largest, static_cast<std::size_t>((ops + k - 1) / k)) << ops << " into " << k;  // the least bottleneck
+  }
   EXPECT_EQ(cluster_layers(g, 0).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(cluster_layers(g, 2, -1).status().code(), StatusCode::kInvalidArgument);
 }
