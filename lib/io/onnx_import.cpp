@@ -6,6 +6,7 @@
 #include <opplan/onnx.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #if OPPLAN_HAVE_ONNX
 #include <algorithm>
@@ -25,6 +26,8 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
+
+#include "io/onnx_fold.hpp"
 #endif
 
 OPPLAN_BEGIN_NAMESPACE
@@ -153,6 +156,8 @@ class Importer {
   Result<Graph> run() {
     const onnx::GraphProto& g = model_.graph();
     graph_.set_name(g.name());
+    for (const auto& o : model_.opset_import())
+      if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
     for (const auto& init : g.initializer()) initializers_.emplace(init.name(), &init);
     auto remember = [&](const onnx::ValueInfoProto& v) { values_[v.name()] = info_of(v); };
     for (const auto& v : g.input()) remember(v);
@@ -198,19 +203,65 @@ class Importer {
     return it == values_.end() ? nullptr : &it->second;
   }
 
+  // A value computed from constants only (a Constant node, the Shape of a tensor whose shape is
+  // known, and whatever is computed from those and from integer initializers: the shape arithmetic
+  // that feeds Reshape and Expand) is fixed when the model is exported: it costs nothing per step
+  // and carries no gradient. Such nodes become no op and no edge, as constants, so that an op's
+  // in-edges are its data (the dims annotations bind edges to operands).
+  bool is_static(const onnx::NodeProto& node) const {
+    static const std::set<std::string> kRandom = {"RandomNormal", "RandomUniform", "RandomNormalLike",
+                                                  "RandomUniformLike", "Multinomial", "Bernoulli"};
+    const std::string& type = node.op_type();
+    if (type == "Constant") return true;
+    if (kRandom.count(type)) return false;
+    if (type == "Shape" || type == "Size") {
+      const TensorInfo* t = node.input_size() > 0 ? value(node.input(0)) : nullptr;
+      return t && t->known;
+    }
+    bool any = false;
+    for (const auto& input : node.input()) {
+      if (input.empty()) continue;
+      any = true;
+      if (static_.count(input)) continue;
+      auto init = initializers_.find(input);
+      if (init == initializers_.end() || is_floating(init->second->data_type())) return false;
+    }
+    return any;
+  }
+
   Status add_node(const onnx::NodeProto& node, int index) {
+    // Identity of a weight: torch.onnx.export stores equal constant tensors once (the zero biases
+    // of freshly initialised layers, batch norms folded into convolutions) and hands the copies to
+    // the other users through Identity nodes. Each output is a weight of its own with the same
+    // value, read directly by its users: not an op, and not tied to the first user's weight.
+    if (node.op_type() == "Identity" && node.input_size() == 1 && node.output_size() == 1)
+      if (auto init = initializers_.find(node.input(0)); init != initializers_.end()) {
+        initializers_[node.output(0)] = init->second;
+        values_[node.output(0)] = info_of(*init->second);
+        return Status::Ok();
+      }
+    if (is_static(node)) {
+      for (const auto& o : node.output())
+        if (!o.empty()) static_.insert(o);
+      if (node.op_type() == "Constant" && node.output_size() == 1)
+        if (const auto* a = attribute(node, "value"); a && a->has_t()) constants_[node.output(0)] = &a->t();
+      return Status::Ok();
+    }
     const std::string name = unique_name(node, index);
     const std::string& type = node.op_type();
     // Inputs: data from other ops, parameters from floating-point initializers.
     std::vector<const TensorInfo*> data;
     std::vector<OpId> producers;
+    Operands operands;  // for the dims annotation
     double data_bytes = 0, param_read = 0, param_owned = 0;
     std::set<std::string> owners;  // ops that own a weight this node reads but does not own
     for (const auto& input : node.input()) {
       if (input.empty()) continue;  // an optional input left out
+      if (static_.count(input)) continue;  // a constant (see is_static)
       if (auto init = initializers_.find(input); init != initializers_.end()) {
         const TensorInfo t = info_of(*init->second);
         if (!t.floating) continue;  // shapes, axes, indices: constants, not parameters
+        operands.params.push_back(value(input));
         param_read += bytes_of(t);
         if (auto [owner, fresh] = owner_.emplace(input, name); fresh)
           param_owned += bytes_of(t);
@@ -225,6 +276,8 @@ class Importer {
                                   path_, name, type, input));
       const TensorInfo* t = value(input);
       if (t) data.push_back(t), data_bytes += bytes_of(*t);
+      operands.data.push_back(t);
+      operands.producers.push_back(p->second);
       if (std::find(producers.begin(), producers.end(), p->second) == producers.end()) producers.push_back(p->second);
     }
     if (node.output_size() == 0 || node.output(0).empty())
@@ -259,6 +312,7 @@ class Importer {
     if (needs_input_grad || has_params) op.activation_bytes = c.activation;
     if (out_info.known) op.shape = out_info.shape;
     op.dtype = out_info.dtype;
+    if (out_info.known && !out_info.shape.empty() && operands_fit(operands)) op.dims = dims(node, out_info, operands);
     const OpId id = add(std::move(op));
     requires_grad_[id.value()] = needs_input_grad || has_params;
     for (OpId p : producers) {
@@ -381,6 +435,272 @@ class Importer {
     return c;
   }
 
+  // ---- dims annotations (docs/sharding.md, "Annotations"; the PyTorch exporter's rules) ----------
+
+  // What a node reads, in input order: data tensors with the op that produces each (each becomes an
+  // in-edge, so an operand) and floating-point initializers (parameters).
+  struct Operands {
+    std::vector<const TensorInfo*> data;
+    std::vector<OpId> producers;
+    std::vector<const TensorInfo*> params;
+  };
+
+  // An annotation binds the op's in-edges to its data operands in order, and each operand takes its
+  // producer's shape: so each data input must come from a producer of its own (x * x reads one
+  // edge for two operands), with a known shape equal to that producer's (a Split's second output
+  // may differ from its first, which is the op's shape).
+  bool operands_fit(const Operands& in) const {
+    for (std::size_t i = 0; i < in.data.size(); ++i) {
+      if (!in.data[i] || !in.data[i]->known) return false;
+      if (std::count(in.producers.begin(), in.producers.end(), in.producers[i]) != 1) return false;
+      if (graph_.op(in.producers[i]).shape != in.data[i]->shape) return false;
+    }
+    for (const TensorInfo* p : in.params)
+      if (!p || !p->known) return false;
+    return true;
+  }
+
+  static std::vector<std::string> letters(std::size_t rank) {
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < rank; ++i) out.push_back(i == 0 ? "b" : fmt::format("d{}", i));
+    return out;
+  }
+
+  static std::string join(const std::vector<std::string>& names) { return fmt::format("{}", fmt::join(names, " ")); }
+
+  static std::string same_dims(std::size_t rank, std::size_t operands) {
+    const std::string names = join(letters(rank));
+    std::vector<std::string> in(operands, names);
+    return fmt::format("{} -> {}", fmt::join(in, ", "), names);
+  }
+
+  // Elementwise with broadcasting: operands aligned to the output from the right; a dimension of
+  // size 1 under a larger output dimension gets a name of its own. Scalars (rank 0, or every
+  // dimension 1) cannot be written and are left out when they are parameters (they then stay whole
+  // on every device); a data scalar makes the op unannotated.
+  static std::string broadcast_dims(const std::vector<const TensorInfo*>& data,
+                                    const std::vector<const TensorInfo*>& params, const TensorInfo& out) {
+    const std::size_t rank = out.shape.size();
+    const auto names = letters(rank);
+    std::vector<std::string> operands;
+    auto add = [&](const TensorInfo& t, bool parameter) {
+      const bool scalar = std::all_of(t.shape.begin(), t.shape.end(), [](std::int64_t d) { return d == 1; });
+      if (scalar) return parameter;  // a data scalar cannot be written; a parameter one stays whole
+      if (t.shape.size() > rank) return false;
+      std::vector<std::string> own;
+      for (std::size_t i = 0; i < t.shape.size(); ++i) {
+        const std::size_t j = rank - t.shape.size() + i;
+        if (t.shape[i] == out.shape[j]) own.push_back(names[j]);
+        else if (t.shape[i] == 1) own.push_back(fmt::format("u{}x{}", operands.size(), i));
+        else return false;
+      }
+      operands.push_back(join(own));
+      return true;
+    };
+    for (const TensorInfo* t : data)
+      if (!add(*t, false)) return "";
+    for (const TensorInfo* t : params)
+      if (!add(*t, true)) return "";
+    if (operands.empty()) return "";
+    return fmt::format("{} -> {}", fmt::join(operands, ", "), join(names));
+  }
+
+  // The annotation of one node, "" when none can be written (the op then runs replicated).
+  std::string dims(const onnx::NodeProto& node, const TensorInfo& out, const Operands& in) const {
+    const std::string& type = node.op_type();
+    const std::size_t rank = out.shape.size();
+    const std::size_t n_data = in.data.size(), n_params = in.params.size();
+    const TensorInfo* first = n_data ? in.data.front() : nullptr;
+    const auto axis_of = [&](const char* attr, std::int64_t fallback, std::size_t r) -> std::int64_t {
+      std::int64_t a = int_attribute(node, attr, fallback);
+      if (a < 0) a += static_cast<std::int64_t>(r);
+      return a >= 0 && a < static_cast<std::int64_t>(r) ? a : -1;
+    };
+    if (type == "Conv" || type == "ConvTranspose") {
+      // Only the batch and the channels may split (docs/sharding.md); the weight's names are
+      // logical: r = the kernel elements, solved from the parameter bytes.
+      if (n_data != 1 || n_params < 1 || first->shape.size() != rank || (rank != 3 && rank != 4)) return "";
+      const bool grouped = int_attribute(node, "group", 1) != 1;
+      const std::string space_in = rank == 4 ? "i j" : "i", space_out = rank == 4 ? "x y" : "x";
+      return grouped ? fmt::format("b c {}, k q -> b k {}", space_in, space_out)
+                     : fmt::format("b c {}, r c k -> b k {}", space_in, space_out);
+    }
+    if (type == "Gemm" || type == "MatMul") {
+      if (n_params >= 1 && n_data == 1) {  // a linear layer: x W (+ bias)
+        if (type == "Gemm" && int_attribute(node, "transA", 0) != 0) return "";
+        if (first->shape.size() != rank || rank < 2 || in.params.front()->shape.size() != 2) return "";
+        auto lead = letters(rank - 1);
+        const std::string l = join(lead);
+        return fmt::format("{} i, i o -> {} o", l, l);
+      }
+      if (type == "MatMul" && n_data == 2 && n_params == 0 && rank >= 3) {  // batched: scores, attention x V
+        const auto& a = in.data[0]->shape;
+        const auto& b = in.data[1]->shape;
+        if (a.size() != rank || b.size() != rank || !std::equal(a.begin(), a.end() - 2, b.begin())) return "";
+        const std::string batch = join(letters(rank - 2));
+        return fmt::format("{0} m k, {0} k n -> {0} m n", batch);
+      }
+      return "";
+    }
+    if (type == "BatchNormalization") {
+      if (n_data != 1 || rank < 2 || first->shape != out.shape) return "";
+      auto names = letters(rank);
+      names[1] = "c";
+      return n_params ? fmt::format("{0}, c -> {0}", join(names)) : same_dims(rank, 1);
+    }
+    if (type == "LayerNormalization") {
+      if (n_data != 1 || rank < 2 || first->shape != out.shape || axis_of("axis", -1, rank) != static_cast<std::int64_t>(rank) - 1) return "";
+      auto names = letters(rank);
+      names.back() = "h";
+      return n_params ? fmt::format("{0}, h -> {0}", join(names)) : same_dims(rank, 1);
+    }
+    if (type == "InstanceNormalization") {  // per sample and channel: both may split
+      if (n_data != 1 || rank < 3 || first->shape != out.shape) return "";
+      auto names = letters(rank);
+      names[1] = "c";
+      return n_params ? fmt::format("{0}, c -> {0}", join(names)) : same_dims(rank, 1);
+    }
+    if (type == "Softmax" || type == "LogSoftmax") {
+      // Opset 13 normalises along `axis` (default -1); before, over the flattened dimensions from it.
+      const std::int64_t axis = axis_of("axis", opset_ >= 13 ? -1 : 1, rank);
+      if (n_data != 1 || first->shape != out.shape || rank < 2 || axis != static_cast<std::int64_t>(rank) - 1) return "";
+      return same_dims(rank, 1);
+    }
+    if (type == "MaxPool" || type == "AveragePool" || type == "GlobalAveragePool" || type == "GlobalMaxPool" ||
+        type == "LpPool") {
+      if (n_data != 1 || first->shape.size() != rank || node.output_size() > 1) return "";
+      if (rank == 4) return "b c i j -> b c x y";
+      if (rank == 3) return "b c i -> b c x";
+      return "";
+    }
+    if (kReduce.count(type)) {
+      // Axes from the attribute, or (ReduceSum from opset 13) from a constant second input.
+      if (n_data != 1 || n_params != 0 || first->shape.empty()) return "";
+      const std::size_t rank_in = first->shape.size();
+      std::vector<std::int64_t> axes;
+      if (type == "ArgMax" || type == "ArgMin") {
+        axes.push_back(int_attribute(node, "axis", 0));
+      } else if (const auto* a = attribute(node, "axes")) {
+        axes.assign(a->ints().begin(), a->ints().end());
+      } else if (node.input_size() > 1 && !node.input(1).empty()) {
+        const auto c = constant_ints(node.input(1));
+        if (!c) return "";
+        axes = *c;
+      }
+      if (axes.empty()) return "";  // every dimension, the batch too
+      const bool keep = int_attribute(node, "keepdims", 1) != 0;
+      std::vector<bool> reduced(rank_in, false);
+      for (auto a : axes) {
+        if (a < 0) a += static_cast<std::int64_t>(rank_in);
+        if (a < 0 || a >= static_cast<std::int64_t>(rank_in)) return "";
+        reduced[static_cast<std::size_t>(a)] = true;
+      }
+      if (reduced[0]) return "";
+      const auto src = letters(rank_in);
+      std::vector<std::string> dst;
+      for (std::size_t i = 0; i < rank_in; ++i)
+        if (!reduced[i]) dst.push_back(src[i]);
+        else if (keep) dst.push_back(fmt::format("k{}", i));
+      if (dst.size() != rank) return "";
+      return fmt::format("{} -> {}", join(src), join(dst));
+    }
+    if (kAddLike.count(type) || kMulLike.count(type) || kUnary.count(type)) {
+      if (n_data == 0) return "";
+      bool same = true;
+      for (const TensorInfo* t : in.data) same &= t->shape == out.shape;
+      if (same && n_params == 0) return same_dims(rank, n_data);
+      return broadcast_dims(in.data, in.params, out);
+    }
+    if (type == "Concat") {
+      // Along a dimension other than the batch: a name per operand on the joined dimension.
+      if (n_data < 2 || n_params != 0 || rank < 2) return "";
+      const std::int64_t axis = axis_of("axis", 0, rank);
+      if (axis <= 0) return "";
+      std::vector<std::string> operands;
+      for (std::size_t i = 0; i < n_data; ++i) {
+        if (in.data[i]->shape.size() != rank) return "";
+        auto names = letters(rank);
+        names[static_cast<std::size_t>(axis)] = fmt::format("j{}", i);
+        operands.push_back(join(names));
+      }
+      return fmt::format("{} -> {}", fmt::join(operands, ", "), join(letters(rank)));
+    }
+    if (type == "Transpose") {
+      if (n_data != 1 || n_params != 0 || first->shape.size() != rank) return "";
+      std::vector<std::int64_t> perm;
+      if (const auto* a = attribute(node, "perm")) perm.assign(a->ints().begin(), a->ints().end());
+      else for (std::size_t i = rank; i-- > 0;) perm.push_back(static_cast<std::int64_t>(i));
+      // The batch may move (nn.MultiheadAttention works sequence-first): names follow the
+      // permutation, and consumers take splits by position.
+      if (perm.size() != rank) return "";
+      const auto src = letters(rank);
+      std::vector<std::string> dst;
+      std::vector<bool> seen(rank, false);
+      for (auto p : perm) {
+        if (p < 0 || p >= static_cast<std::int64_t>(rank) || seen[static_cast<std::size_t>(p)]) return "";
+        seen[static_cast<std::size_t>(p)] = true;
+        dst.push_back(src[static_cast<std::size_t>(p)]);
+      }
+      return fmt::format("{} -> {}", join(src), join(dst));
+    }
+    if (type == "Reshape" || type == "Flatten" || type == "Squeeze" || type == "Unsqueeze" || type == "Identity" ||
+        type == "Dropout") {
+      // A regroup: the output follows the operand's splits by sizes (kind reshape, docs/sharding.md
+      // rule 5), also when the batch merges into another dimension (its major factor).
+      if (n_data != 1 || n_params != 0 || first->shape.empty()) return "";
+      if (first->shape == out.shape) return same_dims(rank, 1);
+      const bool batch_kept = first->shape.front() == out.shape.front();
+      std::vector<std::string> src, dst;
+      for (std::size_t i = 0; i < first->shape.size(); ++i) src.push_back(i == 0 && batch_kept ? "b" : fmt::format("d{}", i));
+      for (std::size_t i = 0; i < rank; ++i) dst.push_back(i == 0 && batch_kept ? "b" : fmt::format("r{}", i));
+      return fmt::format("{} -> {}", join(src), join(dst));
+    }
+    if (type == "Slice" || type == "Split" || type == "Pad" || type == "Resize" || type == "Upsample" ||
+        type == "Tile" || type == "Expand") {
+      // Same rank, the batch kept: a dimension of the same size keeps its name (its split carries
+      // through), a resized one gets a name of its own (split on the output side only: a local
+      // slice of a whole operand).
+      if (n_data != 1 || n_params != 0 || first->shape.size() != rank || first->shape.front() != out.shape.front())
+        return "";
+      const auto src = letters(rank);
+      auto dst = src;
+      for (std::size_t i = 1; i < rank; ++i)
+        if (first->shape[i] != out.shape[i]) dst[i] = fmt::format("s{}", i);
+      return fmt::format("{} -> {}", join(src), join(dst));
+    }
+    if (type == "Gather" && n_params == 0 && n_data == 1) {
+      // One index along a dimension other than the batch (ViT's class token, x[:, 0]).
+      const auto& shape = first->shape;
+      const std::int64_t axis = axis_of("axis", 0, shape.size());
+      const auto idx = node.input_size() > 1 ? constant_ints(node.input(1)) : std::nullopt;
+      if (axis <= 0 || !idx || idx->size() != 1 || shape.size() != rank + 1) return "";
+      const auto src = letters(shape.size());
+      std::vector<std::string> dst;
+      for (std::size_t i = 0; i < src.size(); ++i)
+        if (static_cast<std::int64_t>(i) != axis) dst.push_back(src[i]);
+      return fmt::format("{} -> {}", join(src), join(dst));
+    }
+    return "";
+  }
+
+  // The integers of a constant value (an initializer or a Constant node's tensor), if it is one.
+  std::optional<std::vector<std::int64_t>> constant_ints(const std::string& name) const {
+    const onnx::TensorProto* t = nullptr;
+    if (auto it = initializers_.find(name); it != initializers_.end()) t = it->second;
+    if (auto it = constants_.find(name); it != constants_.end()) t = it->second;
+    if (!t || t->data_type() != onnx::TensorProto::INT64) return std::nullopt;
+    std::vector<std::int64_t> out;
+    if (t->int64_data_size() > 0) {
+      out.assign(t->int64_data().begin(), t->int64_data().end());
+    } else if (t->has_raw_data() && t->raw_data().size() % sizeof(std::int64_t) == 0) {
+      out.resize(t->raw_data().size() / sizeof(std::int64_t));
+      std::memcpy(out.data(), t->raw_data().data(), t->raw_data().size());
+    } else {
+      return std::nullopt;
+    }
+    return out;
+  }
+
   std::string path_;
   onnx::ModelProto& model_;
   Graph graph_;
@@ -390,6 +710,9 @@ class Importer {
   std::map<std::string, std::string> owner_;  // initializer -> the op that counts it as its parameters
   std::set<std::string> names_;
   std::vector<bool> requires_grad_;  // by op id: the op's output needs a gradient
+  std::set<std::string> static_;     // values fixed at export (is_static)
+  std::unordered_map<std::string, const onnx::TensorProto*> constants_;  // Constant nodes' tensors
+  std::int64_t opset_ = 13;          // of the default domain
 };
 
 // ---- checks before shape inference ------------------------------------------------------------------
@@ -560,11 +883,20 @@ Result<Graph> read_onnx_graph(const std::string& path) {
                   fmt::format("{}: not an ONNX model: {}", path,
                               model.ir_version() <= 0 ? "no IR version" : "no graph nodes"));
   if (Status s = check_model(path, model); !s.ok()) return s;
+  const auto declared = model.graph().value_info();  // the file's own, before inference adds to it
   try {
     // Strict: a node whose inference fails (a kernel that does not fit its input's rank) is an
-    // error naming the node, not an op with unknown shapes.
-    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
-                                       onnx::ShapeInferenceOptions(/*check_type=*/false, /*error_mode=*/1));
+    // error naming the node, not an op with unknown shapes. Data propagation carries the values of
+    // shape arithmetic (Shape -> Gather -> Concat -> Reshape: ShuffleNet's channel shuffle) into
+    // the shapes, which would otherwise stay unknown downstream, with zero FLOPs.
+    const onnx::ShapeInferenceOptions options(/*check_type=*/false, /*error_mode=*/1, /*data_prop=*/true);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+    // What data propagation cannot see through is folded on the shapes known so far, and the
+    // inference runs again from the file's own value_info, until nothing more folds.
+    for (int round = 0; round < 8 && onnx_detail::fold_shape_arithmetic(model) > 0; ++round) {
+      *model.mutable_graph()->mutable_value_info() = declared;
+      onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+    }
   } catch (const std::exception& e) {
     return Status(StatusCode::kInvalidArgument, fmt::format("{}: ONNX shape inference failed: {}", path, e.what()));
   }

@@ -72,6 +72,58 @@ TEST(OnnxImport, TinyCnnOpsShapesAndFlops) {
   EXPECT_EQ(again->num_ops(), 10u);
 }
 
+// Every op of the tiny CNN carries the annotation the PyTorch exporter writes for its kind, so that
+// shard() can carry a batch split through the whole graph (issue 15).
+TEST(OnnxImport, TinyCnnDimsAnnotationsCarryTheBatch) {
+  if (!onnx_import_available()) GTEST_SKIP() << "built without ONNX";
+  auto loaded = read_onnx_graph(kOnnxData + "/tiny_cnn.onnx");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  const Graph& g = *loaded;
+  auto dims = [&](const char* name) { return g.op(*g.find_op(name)).dims; };
+  EXPECT_EQ(dims("x"), "");
+  EXPECT_EQ(dims("conv"), "b c i j, r c k -> b k x y");
+  EXPECT_EQ(dims("relu"), "b d1 d2 d3 -> b d1 d2 d3");
+  EXPECT_EQ(dims("pool"), "b c i j -> b c x y");
+  EXPECT_EQ(dims("flat"), "b d1 d2 d3 -> b r1");
+  EXPECT_EQ(dims("fc"), "b i, i o -> b o");
+  EXPECT_EQ(dims("act"), "b d1 -> b d1");
+  EXPECT_EQ(dims("mix"), "b i, i o -> b o");
+  EXPECT_EQ(dims("res"), "b d1, b d1 -> b d1");
+  EXPECT_EQ(dims("prob"), "b d1 -> b d1");
+}
+
+// tests/data/onnx/shape_arithmetic.onnx (make_shape_arithmetic.py): chunk, channel shuffle and
+// expand(n, -1, -1) written by torch.onnx.export as Shape / Gather / Div / Slice / Equal / Where
+// chains. They are folded into constants, so every shape downstream is known (the branch
+// convolution after chunk once had no shape and no FLOPs), no shape arithmetic is left as an op,
+// and every op but the expanded class token is annotated.
+TEST(OnnxImport, ShapeArithmeticIsFoldedAndShapesAreKnown) {
+  if (!onnx_import_available()) GTEST_SKIP() << "built without ONNX";
+  auto loaded = read_onnx_graph(kOnnxData + "/shape_arithmetic.onnx");
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  const Graph& g = *loaded;
+  EXPECT_TRUE(g.validate().ok()) << g.validate().to_string();
+  std::vector<std::string> unannotated;
+  for (OpId id : g.ops()) {
+    const Op& op = g.op(id);
+    EXPECT_FALSE(op.shape.empty()) << op.name << " has no shape";
+    for (const char* folded : {"Shape", "Gather", "Constant", "Div", "Equal", "Where", "Unsqueeze"})
+      EXPECT_EQ(op.name.find(folded), std::string::npos) << op.name << " should have been folded";
+    if (op.kind != "input" && op.dims.empty()) unannotated.push_back(op.name);
+  }
+  EXPECT_EQ(unannotated, (std::vector<std::string>{"/Expand"}));
+  // Conv 4 -> 4, 3x3, pad 1 on [2, 4, 6, 6]: 288 outputs x 36 MACs, twice, plus the bias.
+  const Op& branch = g.op(*g.find_op("/branch/Conv"));
+  EXPECT_EQ(branch.shape, (std::vector<std::int64_t>{2, 4, 6, 6}));
+  EXPECT_EQ(branch.forward.flops, 2.0 * 288 * 36 + 288);
+  EXPECT_EQ(g.op(*g.find_op("/Transpose")).dims, "b d1 d2 d3 d4 -> b d2 d1 d3 d4");
+  EXPECT_EQ(g.op(*g.find_op("/Concat")).dims, "b j0 d2 d3, b j1 d2 d3 -> b d1 d2 d3");
+  EXPECT_EQ(g.op(*g.find_op("/Slice_1")).dims, "b d1 d2 d3 -> b s1 d2 d3");
+  EXPECT_EQ(g.op(*g.find_op("/head/MatMul")).dims, "b d1 i, i o -> b d1 o");
+  EXPECT_EQ(g.op(*g.find_op("/head/Add")).dims, "b d1 d2, d2 -> b d1 d2");  // the bias broadcasts
+  EXPECT_EQ(g.op(*g.find_op("/Concat_2")).shape, (std::vector<std::int64_t>{2, 37, 8}));
+}
+
 // One 16 x 16 weight read by two MatMuls: the first owns it, the second names it as a tied weight.
 TEST(OnnxImport, TiedWeightNamesItsOwner) {
   if (!onnx_import_available()) GTEST_SKIP() << "built without ONNX";
