@@ -399,26 +399,26 @@ TEST(OperatorPlannerTest, BadInputIsNamed) {
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("relative_gap"));
 
-  r = opplan::plan_operators(Graph("empty"), devices(2), {});
+  r = opplan::plan_operators(Graph("empty"), devices(2), OperatorPlanOptions{});
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("no ops"));
 
   Graph huge("huge");
   huge.add_op(timed("giant", 1, 1, 1, 5e9));  // fp32 weights: 20 GB with Adam
-  r = opplan::plan_operators(huge, devices(2), {});
+  r = opplan::plan_operators(huge, devices(2), OperatorPlanOptions{});
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("op 'giant' needs 20 GB"));
   EXPECT_THAT(r.status().message(), HasSubstr("short by 4 GB"));
 
   Graph wide("wide");
   for (int k = 0; k < 3; ++k) wide.add_op(timed("w" + std::to_string(k), 1, 1, 1, 3e9));  // 12 GB each
-  r = opplan::plan_operators(wide, devices(2), {});
+  r = opplan::plan_operators(wide, devices(2), OperatorPlanOptions{});
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("the model needs 36 GB"));
   EXPECT_THAT(r.status().message(), HasSubstr("short by 4 GB"));
 
   Cluster none("none");
-  r = opplan::plan_operators(g, none, {});
+  r = opplan::plan_operators(g, none, OperatorPlanOptions{});
   EXPECT_FALSE(r.ok());
 }
 
