@@ -750,6 +750,12 @@ class _Exporter:
         tensor_inputs = [n for n in inputs if n.op != "get_attr" and _tensor(n.meta.get("tensor_meta")) is not None]
         if cost.kind == "attention":  # one operand per distinct input (self-attention reads x three times)
             tensor_inputs = list(dict.fromkeys(tensor_inputs))
+        if not tensor_inputs and not producers and data_operands:
+            # No in-edges: the batch-named operands read buffers (Swin V2's position-bias MLP reads
+            # its coordinate table), inputs with no gradient (docs/sharding.md, rule 2).
+            buffers = [n for n in inputs if n.op == "get_attr" and _tensor(n.meta.get("tensor_meta")) is not None]
+            return len(buffers) == len(data_operands) and all(
+                len(o.split()) == len(b.meta["tensor_meta"].shape) for o, b in zip(data_operands, buffers))
         if len(tensor_inputs) != len(data_operands) or len(set(tensor_inputs)) != len(tensor_inputs):
             return False
         if any(n not in self.op_nodes for n in tensor_inputs) or tensor_inputs != producers:
