@@ -546,7 +546,14 @@ Result<ConfigSearchResult> search_parallel_configs(const Graph& graph, const Clu
                                                             : std::numeric_limits<double>::infinity();
   };
   double reported_best = std::numeric_limits<double>::infinity(), reported_at = 0;
-  std::size_t next = 0;
+  // What no sharding can reduce: one copy of the training state against all the memory. Above it
+  // no candidate fits, and the search goes straight to saying so (a 70B MoE with Adam on 64 V100
+  // once evaluated candidates for a minute to find none).
+  const KeyCosts& whole = key_costs(sp, CostKey{1, 1, 1, 1, false, ActivationRecompute::kNone}, 1);
+  double state = whole.pre.params + whole.post.params, memory = 0;
+  for (const auto& l : whole.layers) state += l.params;
+  for (double m : sp.memory) memory += m;
+  std::size_t next = state > memory ? all.size() : 0;
   while (next < all.size()) {
     if (all[next].time_bound >= cutoff()) break;
     if (options.monitor.stop_requested() || since(t0) > options.time_limit) {
@@ -628,11 +635,6 @@ Result<ConfigSearchResult> search_parallel_configs(const Graph& graph, const Clu
         if (!least || c.memory_bytes - c.capacity_bytes < least->memory_bytes - least->capacity_bytes) least = c;
       }
     }
-    // What no sharding can reduce: one copy of the training state against all the memory.
-    const KeyCosts& whole = key_costs(sp, CostKey{1, 1, 1, 1, false, ActivationRecompute::kNone}, 1);
-    double state = whole.pre.params + whole.post.params, memory = 0;
-    for (const auto& l : whole.layers) state += l.params;
-    for (double m : sp.memory) memory += m;
     const std::string totals = fmt::format(
         "; the weights, gradients and optimizer state alone take {:.3g} TB ({}), the {} devices have {:.4g} GB in all",
         state / 1e12, state > memory ? "more than the cluster holds: use a lighter optimizer or more devices" : "less than the cluster holds",

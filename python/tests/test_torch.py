@@ -128,6 +128,39 @@ def test_unsupported_dtype():
         ot.export(Complex(), (torch.randn(4, 4, dtype=torch.complex64),))
 
 
+def test_data_dependent_control_flow_in_a_submodule_is_one_op_costed_from_its_run():
+    class Gate(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(8, 8)
+
+        def forward(self, x):
+            if x.sum() > 0:
+                return self.a(x).relu()
+            return x
+
+    model = nn.Sequential(Gate(), nn.Linear(8, 4))
+    # The branch taken: Linear 8 -> 8 on [4, 8] (2 x 256 MACs, + 32 bias), ReLU (32), the sum (32).
+    # Input gradient: the product's 512, ReLU's and the sum's 32 each; weight gradient: 512 + bias.
+    warnings = []
+    graph = ot.export(model, (torch.rand(4, 8) + 0.1,), warnings=warnings)
+    gate = graph.op(graph.find_op("_0"))
+    assert gate.kind == "gate" and gate.dims == ""
+    assert (gate.forward.flops, gate.input_grad.flops, gate.weight_grad.flops) == (608, 0, 544)  # input: no grad
+    assert gate.param_bytes == (64 + 8) * 4
+    assert graph.op(graph.find_op("_1")).dims == "b i, i o -> b o"  # the rest is traced as usual
+    assert any("module '0' is one op" in w and "data-dependent control flow" in w for w in warnings)
+    # The branch not taken costs only what ran: the sum.
+    graph = ot.export(model, (-torch.rand(4, 8) - 0.1,))
+    gate = graph.op(graph.find_op("_0"))
+    assert (gate.forward.flops, gate.weight_grad.flops) == (32, 0)
+    # With an input that needs a gradient the input-gradient FLOPs show too.
+    graph = ot.export(model, (torch.rand(4, 8) + 0.1,), inputs_require_grad=True)
+    assert graph.op(graph.find_op("_0")).input_grad.flops == 512 + 32 + 32
+    plan = opplan.plan(graph, opplan.Cluster.dgx_a100(), micro_batches=2, strategy="operator-level", time_limit=60)
+    assert plan.verified
+
+
 def test_data_dependent_control_flow_is_named():
     class Gate(nn.Module):
         def forward(self, x):

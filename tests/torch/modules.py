@@ -36,6 +36,11 @@ def data_dependent():
     return GatedNet(), (torch.randn(4, 16),)
 
 
+def data_dependent_root():
+    """The branch in the root module's own forward: no submodule to make opaque."""
+    return Gate(), (torch.randn(4, 16),)
+
+
 def small_transformer():
     """nn.Transformer with 2 + 2 layers of width 64, 4 heads, FFN 128, on 10 source and 12 target tokens."""
     model = nn.Transformer(d_model=64, nhead=4, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=128)

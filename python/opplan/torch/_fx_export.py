@@ -20,8 +20,11 @@ How the graph is made
 1. The module is traced with torch.fx (a ``Tracer`` subclass, see ``_ShapeTracer``). Control flow
    that depends only on shapes and other static tensor metadata (``x.dim() == 3``,
    ``src.size(1) != tgt.size(1)``, ``x.is_cuda``) is decided with the example inputs, which are
-   evaluated on demand; control flow that depends on tensor *values* (``if x.sum() > 0``) cannot be
-   exported: the export fails naming the fx node, the module path and the source line.
+   evaluated on demand. Where tracing fails inside a submodule -- control flow on tensor *values*
+   (``if x.sum() > 0``), or Python the tracer cannot follow -- that submodule becomes one op whose
+   FLOPs are counted at the aten level while it runs on the real example inputs (``_aten_cost``),
+   with a warning; the trace then starts again. In the root's own forward the export fails naming
+   the fx node, the module path and the source line.
    Leaf modules are the torch.nn modules without children, plus ``nn.MultiheadAttention``;
    composite torch.nn modules (``nn.Transformer``, its encoder and decoder layers, Sequential) are
    traced through.
@@ -106,6 +109,15 @@ import torch.nn as nn
 from torch.fx._symbolic_trace import _orig_module_call, _orig_module_getattr
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata, _extract_tensor_metadata
 
+try:
+    from . import _aten_cost
+except ImportError:  # loaded by path (tools/torch_export/opplan_export.py): the sibling file
+    import importlib.util as _util
+    _spec = _util.spec_from_file_location("opplan_torch_aten_cost",
+                                          os.path.join(os.path.dirname(os.path.abspath(__file__)), "_aten_cost.py"))
+    _aten_cost = _util.module_from_spec(_spec)
+    _spec.loader.exec_module(_aten_cost)
+
 FORMAT = "opplan.graph"
 VERSION = 1
 
@@ -188,9 +200,10 @@ class _Attribute(_StaticMixin, fx.proxy.Attribute):
 class _ShapeTracer(fx.Tracer):
     """fx.Tracer that decides control flow on static tensor metadata with the example inputs."""
 
-    def __init__(self, example_inputs: Sequence[Any]):
+    def __init__(self, example_inputs: Sequence[Any], opaque: Optional[Dict[str, str]] = None):
         super().__init__()
         self.example_inputs = list(example_inputs)
+        self.opaque = opaque or {}  # module path -> why it is one op (see trace())
         self.placeholders = 0
         self.module_stack: List[Tuple[str, str]] = [("", "")]  # (path, class)
         self.failed_module: Optional[Tuple[str, str]] = None
@@ -199,7 +212,7 @@ class _ShapeTracer(fx.Tracer):
         return _Proxy(node, self)
 
     def is_leaf_module(self, m: nn.Module, qualified_name: str) -> bool:
-        if isinstance(m, nn.MultiheadAttention):
+        if isinstance(m, nn.MultiheadAttention) or qualified_name in self.opaque:
             return True
         if not super().is_leaf_module(m, qualified_name):
             return False
@@ -330,8 +343,15 @@ def _target_name(node: fx.Node) -> str:
     return f"{module}.{name}" if module and module not in ("builtins", "_operator") else name
 
 
+# Submodules made opaque at most, before the export gives up (each costs one more trace).
+_MAX_OPAQUE = 64
+
+
 def trace(module: nn.Module, example_inputs: Sequence[Any]) -> fx.GraphModule:
-    tracer = _ShapeTracer(example_inputs)
+    """Symbolic tracing first. Where it fails inside a submodule (control flow on tensor values, or
+    Python the tracer cannot follow), that submodule becomes a leaf -- one op, costed at the aten
+    level on the real inputs (``_aten_cost``) -- and the trace starts again; the reasons are kept in
+    ``gm.opplan_opaque`` (module path -> message). A failure in the root's own forward is an error."""
     # Forward arguments beyond the example inputs keep their defaults as constants (a mask left at
     # None must be None while tracing, not a placeholder that `is not None`).
     concrete: Dict[str, Any] = {}
@@ -340,24 +360,35 @@ def trace(module: nn.Module, example_inputs: Sequence[Any]) -> fx.GraphModule:
     for p in positional[len(example_inputs):]:
         if p.default is not p.empty:
             concrete[p.name] = p.default
-    try:
-        graph = tracer.trace(module, concrete_args=concrete or None)
-    except ExportError as e:
-        raise ExportError(str(e)) from None
-    except Exception as e:  # TraceError, TypeError, RuntimeError from inside a forward
-        path, cls = tracer.failed_module or ("", type(module).__name__)
-        where = f"module '{path}' ({cls})" if path else f"the root module ({type(module).__name__})"
-        frame = ""
-        tb = traceback.extract_tb(e.__traceback__)
-        for fr in reversed(tb):
-            if os.sep + os.path.join("torch", "fx") + os.sep not in fr.filename and \
-                    os.path.abspath(fr.filename) != os.path.abspath(__file__):
-                frame = f"\n  at {fr.filename}:{fr.lineno}: {(fr.line or '').strip()}"
-                break
-        last = list(tracer.graph.nodes)[-1].name if len(tracer.graph.nodes) else "<none>"
-        raise ExportError(f"cannot trace {where}: {type(e).__name__}: {e} (last node traced: '{last}'){frame}") from None
+    opaque: Dict[str, str] = {}
+    while True:
+        tracer = _ShapeTracer(example_inputs, opaque)
+        try:
+            graph = tracer.trace(module, concrete_args=concrete or None)
+            break
+        except Exception as e:  # ExportError (value-dependent control flow), TraceError, TypeError, ...
+            message = str(e) if isinstance(e, ExportError) else _trace_error(tracer, module, e)
+            path = (tracer.failed_module or ("", ""))[0]
+            if not path or path in opaque or len(opaque) >= _MAX_OPAQUE:
+                raise ExportError(message) from None
+            opaque[path] = message
     gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
+    gm.opplan_opaque = opaque
     return gm
+
+
+def _trace_error(tracer: "_ShapeTracer", module: nn.Module, e: Exception) -> str:
+    path, cls = tracer.failed_module or ("", type(module).__name__)
+    where = f"module '{path}' ({cls})" if path else f"the root module ({type(module).__name__})"
+    frame = ""
+    tb = traceback.extract_tb(e.__traceback__)
+    for fr in reversed(tb):
+        if os.sep + os.path.join("torch", "fx") + os.sep not in fr.filename and \
+                os.path.abspath(fr.filename) != os.path.abspath(__file__):
+            frame = f"\n  at {fr.filename}:{fr.lineno}: {(fr.line or '').strip()}"
+            break
+    last = list(tracer.graph.nodes)[-1].name if len(tracer.graph.nodes) else "<none>"
+    return f"cannot trace {where}: {type(e).__name__}: {e} (last node traced: '{last}'){frame}"
 
 
 # ---- cost rules -------------------------------------------------------------------------------
@@ -915,6 +946,12 @@ class _Exporter:
     def _module_rule(self, node, m, out, out_elems, first, data_in_bytes, rank, inputs) -> _Cost:
         elem = torch.empty((), dtype=out.dtype).element_size()
         c = _Cost(type(m).__name__.lower())
+        aten = node.meta.get("x_aten")
+        if aten is not None:  # opaque (trace()): what its real run executed; no annotation
+            c.fwd, c.igrad, c.wgrad = aten.forward, aten.input_grad, aten.weight_grad
+            c.activation = data_in_bytes
+            c.reads_params = True
+            return c
         if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
             c.kind = "conv"
             kernel = math.prod(m.kernel_size)
@@ -1139,8 +1176,16 @@ class _NamingShapeProp(ShapeProp):
     def run_node(self, n: fx.Node):
         # ShapeProp.run_node prints the traceback and replaces the error by its own; run the node
         # first (fx.Interpreter) to keep PyTorch's message, then let ShapeProp record the shapes.
+        opaque = getattr(self.module, "opplan_opaque", {})
         try:
-            result = fx.Interpreter.run_node(self, n)
+            if n.op == "call_module" and n.target in opaque:
+                # A module the trace could not enter: its cost from the aten operators it runs.
+                counter = _aten_cost.AtenCost(self.module.get_submodule(n.target).parameters())
+                with counter:
+                    result = fx.Interpreter.run_node(self, n)
+                n.meta["x_aten"] = counter
+            else:
+                result = fx.Interpreter.run_node(self, n)
         except Exception as e:
             module = ""
             if n.op == "call_module":
@@ -1188,6 +1233,9 @@ def export_module(module: nn.Module, example_inputs: Sequence[Any], name: Option
             raise ExportError(f"running the traced graph on the example inputs failed: {type(e).__name__}: {e}") from None
         gm.train()
         exporter = _Exporter(gm, module, name if name is not None else type(module).__name__, inputs_require_grad)
+        for path, why in gm.opplan_opaque.items():
+            exporter.warnings.append(f"module '{path}' is one op, costed from the aten operators of its run on the "
+                                     f"example inputs (no dims annotation): {why.splitlines()[0]}")
         doc = exporter.run()
         doc["x-exporter"] = {"tool": "opplan_export.py", "torch": torch.__version__,
                              "inputs": [list(t.shape) for t in example_inputs if isinstance(t, torch.Tensor)]}
