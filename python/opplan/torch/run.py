@@ -193,7 +193,8 @@ def _from_plan_object(plan: "opplan.Plan", graph: "opplan.Graph") -> _Pipeline:
         if first is not None:
             op = graph.op(first.item.stage).name if first.item.stage < len(graph) else f"op {first.item.stage}"
             example = f" (device 0's first action is '{first.item.work.letter}{first.item.micro_batch}:{op}')"
-        raise PlanError(f"a {plan.summary.strategy} plan cannot be run: its actions are single ops on "
+        article = "an" if plan.summary.strategy[:1] in "aeiou" else "a"
+        raise PlanError(f"{article} {plan.summary.strategy} plan cannot be run: its actions are single ops on "
                         f"devices{example}, not pipeline stages; plan with strategy 'pipeline-only'")
     stages = plan.stages.stages
     n = len(graph)
@@ -267,8 +268,10 @@ def _from_graph_plan(doc: dict, where: str) -> _Pipeline:
     stages = doc.get("stages")
     if strategy == "operator-level" or stages is None:
         first = ops[0][0] if ops and ops[0] else "?"
-        raise PlanError(f"{where}: a {strategy} plan cannot be run: its actions are single ops on devices (device 0's "
-                        f"first action is '{first}'), not pipeline stages; plan with --strategy pipeline-only")
+        article = "an" if strategy[:1] in "aeiou" else "a"
+        raise PlanError(f"{where}: {article} {strategy} plan cannot be run: its actions are single ops on devices "
+                        f"(device 0's first action is '{first}'), not pipeline stages; plan with --strategy "
+                        f"pipeline-only")
     if strategy == "parallel-config":
         raise PlanError(f"{where}: a parallel-config plan cannot be run: the runtime runs pipeline-only and "
                         f"hierarchical plans whose stages have one device each")
