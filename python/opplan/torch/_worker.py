@@ -201,6 +201,7 @@ class _Runner:
         self.peak_bytes = 0
         self.losses: Dict[int, float] = {}
         self.stage_set = sorted({a.stage for a in job.actions[rank]})
+        self.t_start: Optional[float] = None  # set by recv(): when the current action's inputs arrived
 
     # ---- progress ------------------------------------------------------------------------------------
     def state(self, state: int, peer: int = -1, detail: int = 0):
@@ -223,14 +224,16 @@ class _Runner:
     def recv(self, shapes: List[Tuple[Tuple[int, ...], torch.dtype]], src: int, kind: int, route: int, stage: int,
              mb: int) -> List[torch.Tensor]:
         if src == self.rank:
-            return self.local.pop((kind, route, stage, mb))
-        self.state(RECEIVING, src, RECV_ACTIVATION if kind == 0 else RECV_GRADIENT)
-        out = []
-        for i, (shape, dtype) in enumerate(shapes):
-            buf = torch.empty(shape, dtype=dtype)
-            dist.recv(buf, src, tag=self.job.tag(kind, route, stage, mb, i))
-            out.append(buf)
-        self.state(COMPUTING)
+            out = self.local.pop((kind, route, stage, mb))
+        else:
+            self.state(RECEIVING, src, RECV_ACTIVATION if kind == 0 else RECV_GRADIENT)
+            out = []
+            for i, (shape, dtype) in enumerate(shapes):
+                buf = torch.empty(shape, dtype=dtype)
+                dist.recv(buf, src, tag=self.job.tag(kind, route, stage, mb, i))
+                out.append(buf)
+            self.state(COMPUTING)
+        self.t_start = time.perf_counter()  # the action's compute starts once its inputs are here
         return out
 
     # ---- actions ---------------------------------------------------------------------------------------
@@ -470,15 +473,6 @@ def rank_main(rank: int, job: Job, queue, progress) -> None:
         dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{job.port}", rank=rank,
                                 world_size=job.ranks, timeout=timedelta(seconds=max(job.timeout * 4, 60)))
         runner = _Runner(rank, job, progress)
-        # Receives record when their data arrived: the action's compute starts then.
-        original_recv = runner.recv
-
-        def timed_recv(*args, **kwargs):
-            out = original_recv(*args, **kwargs)
-            runner.t_start = time.perf_counter()
-            return out
-
-        runner.recv = timed_recv
         result = runner.run()
         progress[rank * SLOTS + STATE] = DONE
         queue.put(("done", rank, result))
