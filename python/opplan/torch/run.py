@@ -411,7 +411,11 @@ def _ping(rank: int, port: int, sizes: List[int], repeat: int, out) -> None:
         if rank == 0:
             out.put(results)
         dist.barrier()
+    except BaseException as e:  # noqa: BLE001 - reported to the parent
+        out.put(f"rank {rank}: {type(e).__name__}: {e}")
     finally:
+        out.close()
+        out.join_thread()  # the result must leave before the process does
         os._exit(0)
 
 
@@ -428,12 +432,14 @@ def measure_link(sizes: Sequence[int] = (4096, 262144, 4194304), repeat: int = 1
     try:
         times = out.get(timeout=timeout)
     except queue_module.Empty:
-        raise RunError("measuring the link between two gloo processes did not finish") from None
+        raise RunError(f"measuring the link between two gloo processes did not finish in {timeout:g} s") from None
     finally:
         for p in procs:
             p.join(5)
             if p.is_alive():
                 p.kill()
+    if isinstance(times, str):
+        raise RunError(f"measuring the link between two gloo processes failed: {times}")
     xs, ys = [float(s) for s in sizes], times
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
