@@ -723,6 +723,15 @@ class RunResult:
         return [(statistics.median(r.cpu_seconds) - r.predicted_busy) / r.predicted_busy if r.predicted_busy else 0.0
                 for r in self.rank_runs]
 
+    def work_error(self) -> Optional[float]:
+        """(the ranks' CPU time in their actions - the plan's busy time) / the plan's busy time, both
+        summed over the ranks; None without a prediction in seconds."""
+        if self.predicted_seconds is None:
+            return None
+        busy = sum(r.predicted_busy or 0.0 for r in self.rank_runs)
+        cpu = sum(statistics.median(r.cpu_seconds) for r in self.rank_runs)
+        return (cpu - busy) / busy if busy > 0 else 0.0
+
     def to_json(self) -> dict:
         pred = self.predicted_seconds
         return {
@@ -746,7 +755,7 @@ class RunResult:
                               "predicted_end_seconds": r.predicted_end,
                               "timeline": [[a.name, round(a.start, 7), round(a.end, 7)] for a in r.actions]}
                              for r in self.rank_runs],
-            "predicted_busy_error": self.busy_error(),
+            "predicted_busy_error": self.busy_error(), "predicted_work_error": self.work_error(),
             "machine_cores": self.machine_cores, "other_load": self.other_load,
             "cpu_share": self.cpu_share(),
             "notes": self.notes,
@@ -787,7 +796,8 @@ class RunResult:
             lines.append(f"  makespan: predicted {_ms(self.predicted_seconds)} ({self.predicted_from}), {measured}, "
                          f"{err:+.1%}")
             work = ", ".join(f"{x:+.1%}" for x in self.busy_error())
-            lines.append(f"  work: each rank's CPU time in its actions against the plan's busy time: {work}")
+            lines.append(f"  work: the ranks' CPU time in their actions against the plan's busy time: "
+                         f"{self.work_error():+.1%} ({work} per rank)")
         else:
             lines.append(f"  makespan: {measured}; no prediction in seconds ({self.predicted_from})")
         if self.other_load is not None:
