@@ -101,7 +101,7 @@ Result<ProfiledCostModel> ProfiledCostModel::FromJson(std::string_view text, std
       if (!e.is_object()) return bad(path, "must be an object");
       for (const auto& [key, value] : e.items())
         if (key != "device" && key != "name" && key != "kind" && key != "shape" && key != "dtype" && key != "phase" &&
-            key != "seconds")
+            key != "seconds" && key.rfind("x-", 0) != 0)
           return bad(path + "/" + key, "unknown field (known: device, name, kind, shape, dtype, phase, seconds)");
       const std::string device = e.value("device", "");
       if (!e.contains("phase") || !e["phase"].is_string() || !parse_phase(e["phase"].get<std::string>()))

@@ -71,10 +71,13 @@ class ActivationsOnly final : public CostModel {
 };
 
 // A stand-in for a producer in an earlier layer: same output tensor, no cost, and an identity
-// annotation so that it can hand its tensor over in whatever layout the consumer wants.
-Op input_placeholder(const Op& producer) {
+// annotation so that it can hand its tensor over in whatever layout the consumer wants. It is not
+// the producer: under the producer's own name a cost model that looks ops up by name
+// (ProfiledCostModel) would charge the producer's measured time to every consumer layer again.
+Op input_placeholder(const Op& producer, const std::set<std::string_view>& taken) {
   Op op;
-  op.name = producer.name;
+  op.name = producer.name + " (input)";
+  while (taken.count(op.name)) op.name += "'";
   op.kind = "input";
   op.shape = producer.shape;
   op.dtype = producer.dtype;
@@ -87,14 +90,18 @@ Op input_placeholder(const Op& producer) {
 }
 
 
-// Everything shard() reads, without names: identical layers get the same key.
-std::string signature(const Graph& g) {
+// Everything shard() reads, without names: identical layers get the same key. A cost model may
+// still tell two such layers apart by name (a profile that measured each op): the ops' times on
+// one device of each model in the cluster are part of the key.
+std::string signature(const Graph& g, const CostModel& cost_model, const std::vector<const Device*>& models) {
   std::string key;
   for (OpId id : g.ops()) {
     const Op& op = g.op(id);
     key += fmt::format("{}|{}|{}|{}|{}|", op.kind, op.dims, fmt::join(op.shape, ","), static_cast<int>(op.dtype), op.group);
-    for (Phase p : kAllPhases)
+    for (Phase p : kAllPhases) {
       key += fmt::format("{:a},{:a},{};", op.cost(p).flops, op.cost(p).bytes, op.cost(p).seconds ? *op.cost(p).seconds : -1.0);
+      for (const Device* d : models) key += fmt::format("{:a};", cost_model.op_time(op, p, *d));
+    }
     const auto owner = op.params_from.empty() ? std::nullopt : g.find_op(op.params_from);
     key += fmt::format("{:a}|{:a}|{}\n", op.param_bytes, op.activation_bytes, owner ? static_cast<long>(owner->value()) : -1L);
   }
@@ -158,7 +165,7 @@ Graph layer_graph(const Graph& graph, const std::vector<OpId>& ops, int index) {
   for (EdgeId e : edges) {
     const Edge& edge = graph.edge(e);
     if (!local.count(edge.src.value()) && !placeholder.count(edge.src.value()))
-      placeholder.emplace(edge.src.value(), sub.add_op(input_placeholder(graph.op(edge.src))));
+      placeholder.emplace(edge.src.value(), sub.add_op(input_placeholder(graph.op(edge.src), names)));
   }
   for (EdgeId e : edges) {
     const Edge& edge = graph.edge(e);
@@ -217,9 +224,15 @@ Result<CostTable> cost_layers(const Graph& graph, const std::vector<std::vector<
   fastest.gradient_bucket_bytes = gradient_bucket_bytes;
   fastest.mps_file.clear();
   std::map<std::string, std::size_t> planned;  // signature -> the first layer with it
+  std::vector<const Device*> models;               // one device of each model
+  {
+    std::set<std::string> seen;
+    for (DeviceId d : cluster.devices())
+      if (seen.insert(cluster.device(d).model).second) models.push_back(&cluster.device(d));
+  }
   for (std::size_t l = 0; l < layers.size(); ++l) {
     const Graph sub = layer_graph(graph, layers[l], static_cast<int>(l));
-    const std::string key = signature(sub);
+    const std::string key = signature(sub, cost_model, models);
     if (auto it = planned.find(key); it != planned.end()) {
       table.cost[l] = table.cost[it->second];
       continue;

@@ -1,4 +1,4 @@
-// CostModel (subclassable in Python) and AnalyticCostModel.
+// CostModel (subclassable in Python), AnalyticCostModel and ProfiledCostModel.
 //
 // Planners call the cost model on the thread that runs them, with the GIL released. A Python
 // override therefore takes the GIL for each call (the trampoline below), and an exception it
@@ -209,6 +209,29 @@ void bind_cost_model(py::module_& m) {
            }),
            "AnalyticCostModel(**fields of AnalyticCostModelOptions)")
       .def_property_readonly("options", &AnalyticCostModel::options);
+
+  // Measured op times and collective bandwidths (docs/profiles.md); the analytic model for the rest.
+  // Not subclassable: override an AnalyticCostModel in Python instead.
+  py::class_<ProfiledCostModel, CostModel>(
+      m, "ProfiledCostModel",
+      "Measured op times and collective bandwidths (an \"opplan.profile\" file, docs/profiles.md), with the "
+      "analytic model for whatever was not measured. Build it with from_json() or from_file().")
+      .def_static(
+          "from_json",
+          [](const std::string& text, const std::string& source, std::optional<AnalyticCostModel::Options> fallback) {
+            return unwrap(ProfiledCostModel::FromJson(text, source, fallback.value_or(AnalyticCostModel::Options{})));
+          },
+          py::arg("text"), py::arg("source") = "<string>", py::arg("fallback") = py::none(),
+          "Reads a profile from JSON text; errors name the source and the JSON path (/ops/3/seconds). fallback: the "
+          "options of the analytic model used for what the profile does not cover.")
+      .def_static(
+          "from_file",
+          [](const std::string& path, std::optional<AnalyticCostModel::Options> fallback) {
+            return unwrap(ProfiledCostModel::FromFile(path, fallback.value_or(AnalyticCostModel::Options{})));
+          },
+          py::arg("path"), py::arg("fallback") = py::none(), "Reads a profile file.")
+      .def_property_readonly("num_op_entries", &ProfiledCostModel::num_op_entries)
+      .def_property_readonly("num_collective_tables", &ProfiledCostModel::num_collective_tables);
 }
 
 }  // namespace opplan::python

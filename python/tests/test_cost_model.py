@@ -147,3 +147,29 @@ def test_planning_from_another_thread_with_python_callbacks():
     assert not t.is_alive()
     assert result["plan"].verified
     assert progress and all(isinstance(p, opplan.PlanProgress) for p in progress)
+
+
+def test_profiled_cost_model():
+    """ProfiledCostModel from Python: measured times by op name, the analytic model for the rest,
+    errors naming the source and the JSON path; plan() takes it like any cost model."""
+    doc = {"format": "opplan.profile", "version": 1,
+           "ops": [{"name": "op0", "phase": "forward", "seconds": 0.25},
+                   {"device": "other-model", "name": "op1", "phase": "forward", "seconds": 9.0}]}
+    import json
+    model = opplan.ProfiledCostModel.from_json(json.dumps(doc), "mine.json")
+    assert model.num_op_entries == 2 and model.num_collective_tables == 0
+    g = chain(2)
+    device = one_device_cluster().device(0)
+    assert model.op_time(g.op(0), opplan.Phase.FORWARD, device) == 0.25
+    analytic = opplan.AnalyticCostModel()
+    # op1's entry is for another device model: the analytic time.
+    assert model.op_time(g.op(1), opplan.Phase.FORWARD, device) == analytic.op_time(g.op(1), opplan.Phase.FORWARD,
+                                                                                      device)
+    plan = opplan.plan(g, one_device_cluster(), cost_model=model, strategy="operator-level", micro_batches=1,
+                       time_limit=10)
+    assert plan.iteration_seconds >= 0.25
+    doc["ops"][0]["seconds"] = -1
+    with pytest.raises(opplan.Error, match=r"mine\.json: /ops/0/seconds"):
+        opplan.ProfiledCostModel.from_json(json.dumps(doc), "mine.json")
+    with pytest.raises(opplan.Error, match="no-such-profile.json"):
+        opplan.ProfiledCostModel.from_file("no-such-profile.json")

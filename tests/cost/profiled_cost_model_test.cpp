@@ -91,6 +91,12 @@ TEST(ProfiledCostModel, BadProfilesNameThePath) {
   fails(R"({"format": "opplan.profile", "version": 1, "collectives": [{"collective": "all_reduce", "devices": 8, "bus_bandwidth": [[1, 1], [1, 2]]}]})",
         "size 1 is given twice");
   fails(R"({"format": "opplan.profile", "version": 1, "kernels": []})", "/kernels: unknown field");
+  fails(R"({"format": "opplan.profile", "version": 1, "ops": [{"name": "a", "phase": "forward", "seconds": 1, "wall": 2}]})",
+        "/ops/0/wall: unknown field");
+  // Extensions (x-...) are ignored in an entry as at the top level.
+  EXPECT_TRUE(ProfiledCostModel::FromJson(
+                  R"({"format": "opplan.profile", "version": 1, "ops": [{"name": "a", "phase": "forward", "seconds": 1, "x-wall-seconds": 2}]})")
+                  .ok());
   EXPECT_EQ(ProfiledCostModel::FromFile("/nonexistent/p.json").status().code(), StatusCode::kNotFound);
 }
 

@@ -2,6 +2,7 @@
 // memory condition, and shrinking device memory.
 #include <opplan/cost_model.hpp>
 #include <opplan/models.hpp>
+#include <opplan/profiled_cost_model.hpp>
 #include <opplan/stages.hpp>
 
 #include <algorithm>
@@ -214,6 +215,37 @@ TEST(PlanStagesTest, UniformChainSplitsEvenly) {
     EXPECT_NEAR(plan->iteration_seconds, 8 * t + 3 * (8 / devices) * t, 1e-12);
     expect_consistent(*plan, cluster, g);
   }
+}
+
+// A profile that names the ops: a stage costs what its own ops measured, nothing more. (The stand-in
+// for a producer in an earlier layer once carried the producer's name, so the profile charged the
+// producer's time to its consumer's layer as well.)
+TEST(PlanStagesTest, ProfiledOpsByNameCostTheirStageOnly) {
+  const Graph g = chain(4, false);
+  std::string ops;
+  for (int i = 0; i < 4; ++i)
+    for (const char* phase : {"forward", "input_grad", "weight_grad"})
+      ops += std::string(ops.empty() ? "" : ",") + "{\"name\": \"op" + std::to_string(i) + "\", \"phase\": \"" + phase +
+             "\", \"seconds\": " + std::to_string(0.001 * (i + 1)) + "}";
+  auto cm = ProfiledCostModel::FromJson("{\"format\": \"opplan.profile\", \"version\": 1, \"ops\": [" + ops + "]}");
+  ASSERT_TRUE(cm.ok()) << cm.status().to_string();
+  StageOptions options;
+  options.num_microbatches = 4;
+  options.submesh_shapes = {SubmeshShape{1, 1}};
+  options.all_logical_meshes = false;
+  const Cluster cluster = gpus(1, 2);
+  auto plan = plan_stages(g, cluster, *cm, options);
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  ASSERT_EQ(plan->stages.size(), 2u);
+  for (const Stage& st : plan->stages) {
+    double measured = 0;
+    for (OpId id : st.ops) {
+      const int i = std::stoi(g.op(id).name.substr(2));
+      measured += 3 * 0.001 * (i + 1);
+    }
+    EXPECT_NEAR(st.latency, measured, 1e-12) << "stage with " << g.op(st.ops.front()).name;
+  }
+  expect_consistent(*plan, cluster, g);
 }
 
 // Large matmuls shard well: with plenty of memory one stage on both devices beats a pipeline;

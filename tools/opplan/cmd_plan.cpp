@@ -212,6 +212,9 @@ Command add_plan_command(CLI::App& parent) {
       ->check(int_at_least(0));
   app->add_flag("--full", g.full, "Graph mode: the full report (every step, every device)");
   add_optimizer_option(*app, g.optimizer);
+  app->add_option("--profile", g.profile_file,
+                  "Graph mode: measured op times (opplan.profile JSON, docs/profiles.md; e.g. from python3 -m "
+                  "opplan.torch.run --write-profile) instead of the analytic model's for the ops it lists");
   app->add_option("--gap", g.gap, "Graph mode: stop once within this fraction of the bound (default 0)")
       ->check(number_above(0, true));
   app->add_option("--max-units", g.max_units, "Graph mode: coarsen to at most this many units (default 0: 6 per device)")

@@ -11,6 +11,7 @@
 #include <opplan/gantt.hpp>
 #include <opplan/evaluate.hpp>
 #include <opplan/plan.hpp>
+#include <opplan/profiled_cost_model.hpp>
 
 #include "cli.hpp"
 #include "terminal_progress.hpp"
@@ -135,7 +136,16 @@ int run_graph_plan(const GraphPlanArgs& args) {
   if (!graph) return kExitInvalidInput;
   auto cluster = load_cluster(args.cluster_file, args.preset, &cluster_source);
   if (!cluster) return kExitInvalidInput;
-  const AnalyticCostModel cost_model(cost_options(args.optimizer));
+  const AnalyticCostModel analytic(cost_options(args.optimizer));
+  // A profile (opplan.torch.run --write-profile, docs/profiles.md) replaces the analytic times of the
+  // ops it measured; the analytic model answers the rest.
+  std::optional<ProfiledCostModel> profiled;
+  if (!args.profile_file.empty()) {
+    auto p = ProfiledCostModel::FromFile(args.profile_file, cost_options(args.optimizer));
+    if (!p.ok()) return report_error(p.status(), args.profile_file);
+    profiled.emplace(std::move(*p));
+  }
+  const CostModel& cost_model = profiled ? static_cast<const CostModel&>(*profiled) : analytic;
   PlanOptions options;
   options.cost_model = &cost_model;
   options.strategy = *parse_plan_strategy(args.strategy);      // checked by the option's validator

@@ -29,6 +29,7 @@ struct GraphPlanArgs {
   bool full = false;  // the full report (steps, per-device lines)
   bool json = false;
   std::string optimizer = "adam";
+  std::string profile_file;       // measured op times (opplan.profile JSON): a ProfiledCostModel
   std::int64_t global_batch = 0;  // parallel-config: samples per iteration (0 = micro-batches x samples)
   int threads = 0;                // parallel-config search threads (0 = the machine's cores)
 };

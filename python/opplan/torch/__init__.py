@@ -9,6 +9,10 @@ The exporter (``_fx_export``, docs/torch-export.md) traces the module with torch
 example inputs to record shapes, and gives every op its FLOPs, bytes, parameters, activations and
 dimension annotation for the training phases F / b / W. ``export`` returns an :class:`opplan.Graph`
 (validated); ``export_dict`` the same graph as the JSON document.
+
+``opplan.torch.pipelining`` writes a plan's pipeline in torch.distributed.pipelining's terms;
+``opplan.torch.run`` (imported on demand: ``import opplan.torch.run``) executes a plan's pipeline on
+one gloo process per rank and checks its gradients, activations and times (docs/torch-run.md).
 """
 from __future__ import annotations
 
