@@ -155,7 +155,15 @@ class Importer {
 
   Result<Graph> run() {
     const onnx::GraphProto& g = model_.graph();
-    graph_.set_name(g.name());
+    // torch.onnx.export names every graph "torch_jit" (older: "torch-jit-export"): the file's stem
+    // says more.
+    std::string name = g.name();
+    if (name.empty() || name.rfind("torch_jit", 0) == 0 || name.rfind("torch-jit", 0) == 0) {
+      const std::size_t slash = path_.find_last_of('/');
+      name = path_.substr(slash == std::string::npos ? 0 : slash + 1);
+      if (const std::size_t dot = name.find_last_of('.'); dot != std::string::npos && dot > 0) name.erase(dot);
+    }
+    graph_.set_name(name);
     for (const auto& o : model_.opset_import())
       if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
     for (const auto& init : g.initializer()) initializers_.emplace(init.name(), &init);
