@@ -14,6 +14,7 @@ packages=(
   python3-torch python3-torchvision  # PyTorch exporter (tools/torch_export) and its tests
   libonnx-dev libprotobuf-dev       # ONNX import (read_onnx_graph); optional: the build works without
   python3-dev pybind11-dev python3-pybind11 python3-pytest  # the Python package (python/) and its tests
+  clang libclang-rt-14-dev llvm-14  # sanitizer and libFuzzer builds (tools/check-sanitizers.sh)
 )
 
 missing=()
