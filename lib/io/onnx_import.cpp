@@ -894,13 +894,13 @@ Result<Graph> read_onnx_graph(const std::string& path) {
   const auto declared = model.graph().value_info();  // the file's own, before inference adds to it
   try {
     // Strict: a node whose inference fails (a kernel that does not fit its input's rank) is an
-    // error naming the node, not an op with unknown shapes. Data propagation carries the values of
-    // shape arithmetic (Shape -> Gather -> Concat -> Reshape: ShuffleNet's channel shuffle) into
-    // the shapes, which would otherwise stay unknown downstream, with zero FLOPs.
-    const onnx::ShapeInferenceOptions options(/*check_type=*/false, /*error_mode=*/1, /*data_prop=*/true);
+    // error naming the node, not an op with unknown shapes. No data propagation: in ONNX 1.12 it
+    // dereferences the missing type of a node whose inference failed (a fuzzed model crashed the
+    // process); the folding below does its work (shape arithmetic into constants) in opplan's code.
+    const onnx::ShapeInferenceOptions options(/*check_type=*/false, /*error_mode=*/1, /*data_prop=*/false);
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
-    // What data propagation cannot see through is folded on the shapes known so far, and the
-    // inference runs again from the file's own value_info, until nothing more folds.
+    // Shape arithmetic is folded on the shapes known so far, and the inference runs again from the
+    // file's own value_info, until nothing more folds.
     for (int round = 0; round < 8 && onnx_detail::fold_shape_arithmetic(model) > 0; ++round) {
       *model.mutable_graph()->mutable_value_info() = declared;
       onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
