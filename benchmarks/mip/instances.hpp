@@ -65,10 +65,10 @@ inline Instance set_cover(int elements, int sets, unsigned seed) {
 }
 
 // Jobs on identical machines with big-M disjunctions, minimise the makespan: the shape of the
-// scheduling MIPs opplan builds.
-inline Instance machine_scheduling(int jobs, int machines, unsigned seed) {
+// scheduling MIPs opplan builds. Durations are drawn from [min_duration, max_duration].
+inline Instance machine_scheduling(int jobs, int machines, unsigned seed, int min_duration = 2, int max_duration = 20) {
   std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> duration(2, 20);
+  std::uniform_int_distribution<int> duration(min_duration, max_duration);
   std::vector<double> p;
   double horizon = 0;
   for (int j = 0; j < jobs; ++j) {
@@ -105,8 +105,9 @@ inline Instance machine_scheduling(int jobs, int machines, unsigned seed) {
     }
   }
   model.minimize(opplan::LinearExpr(cmax));
-  return {"sched-" + std::to_string(jobs) + "j" + std::to_string(machines) + "m-s" + std::to_string(seed),
-          std::move(model)};
+  std::string name = "sched-" + std::to_string(jobs) + "j" + std::to_string(machines) + "m-s" + std::to_string(seed);
+  if (min_duration != 2 || max_duration != 20) name += "-p" + std::to_string(min_duration) + "_" + std::to_string(max_duration);
+  return {std::move(name), std::move(model)};
 }
 
 }  // namespace opplan_bench

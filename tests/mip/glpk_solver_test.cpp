@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -702,6 +703,31 @@ TEST(GlpkSolver, InterruptSetBeforeSolve) {
   EXPECT_EQ(ok.termination, Termination::kOptimal);
 }
 
+// Nothing registered, only the flag: the search still polls it (GLPK's callback is registered for
+// it, however little else listens). Jeroslow's instance would run for hours; a broken interrupt
+// ends at the time limit instead, with another message.
+TEST(GlpkSolver, InterruptDuringTheSearchWithoutCallbacks) {
+  const MipModel m = jeroslow(61);
+  std::atomic<bool> stop{false};
+  SolveArguments args;
+  args.options.time_limit = 300;  // a backstop only
+  args.options.presolve = false;
+  args.interrupt = &stop;
+  ASSERT_FALSE(args.registration.any());
+  std::thread interrupter([&stop] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop = true;
+  });
+  const auto r = GlpkSolver().solve(m, args);
+  interrupter.join();
+  EXPECT_EQ(r.termination, Termination::kStoppedByUser) << r.FullReport();
+  EXPECT_EQ(r.message, "interrupted") << "stopped by the flag during the search, not before it";
+  EXPECT_GT(r.nodes, 0);
+  EXPECT_FALSE(r.has_solution);
+  // The bound of the open nodes when it stopped: the LP relaxation's optimum, 1 (x_0 = 1 fits).
+  EXPECT_NEAR(r.best_bound, 1, kTol);
+}
+
 TEST(GlpkSolver, ResultFieldsAndReports) {
   const Knapsack k = random_knapsack(4, 12);
   const MipModel m = knapsack_model(k);
@@ -780,6 +806,9 @@ TEST(GlpkSolver, RelativeGapStopsEarlyButReportsHonestly) {
   EXPECT_GE(r.best_bound, best.objective - kTol);  // a valid upper bound
   EXPECT_LE(r.gap, 0.05 + kTol);
   EXPECT_TRUE(m.check_solution(r.values).ok());
+  // It did stop early (opplan tests the gap itself, from the callback), and said why.
+  EXPECT_LT(r.nodes, best.nodes);
+  EXPECT_THAT(r.message, HasSubstr("relative gap"));
 }
 
 // ---- warm start -------------------------------------------------------------------------------
