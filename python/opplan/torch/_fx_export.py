@@ -1309,6 +1309,27 @@ def _load_factory(spec: str):
     return getattr(mod, factory)
 
 
+def load_module(spec: str, input_shapes: Optional[Sequence[str]] = None) -> Tuple[nn.Module, Tuple[Any, ...]]:
+    """The module and example inputs of a factory spec (``FILE.py:FACTORY`` or ``pkg.mod:FACTORY``):
+    the factory returns a module or (module, example inputs); ``input_shapes`` ("8,3,224,224", one
+    per input) give random inputs instead, and are required for a bare module."""
+    made = _load_factory(spec)()
+    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module):
+        module, inputs = made
+        if isinstance(inputs, torch.Tensor):
+            inputs = (inputs,)
+    elif isinstance(made, nn.Module):
+        module = made
+        if not input_shapes:
+            raise ExportError(f"--module '{spec}' returned a module without example inputs: give --input-shape")
+    else:
+        raise ExportError(f"--module '{spec}': the factory returned {type(made).__name__}, "
+                          f"not an nn.Module or (module, example_inputs)")
+    if input_shapes:
+        inputs = tuple(torch.randn(*_parse_shape(s)) for s in input_shapes)
+    return module, tuple(inputs)
+
+
 def _parse_shape(text: str) -> List[int]:
     try:
         shape = [int(x) for x in text.split(",")]
@@ -1345,22 +1366,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             module, inputs = _builtin_model(args.model, args.batch)
             name = args.name or args.model
         else:
-            made = _load_factory(args.module)()
-            if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module):
-                module, inputs = made
-                if isinstance(inputs, torch.Tensor):
-                    inputs = (inputs,)
-            elif isinstance(made, nn.Module):
-                module = made
-                if not args.input_shape:
-                    raise ExportError(f"--module '{args.module}' returned a module without example inputs: "
-                                      f"give --input-shape")
-                inputs = tuple(torch.randn(*_parse_shape(s)) for s in args.input_shape)
-            else:
-                raise ExportError(f"--module '{args.module}': the factory returned {type(made).__name__}, "
-                                  f"not an nn.Module or (module, example_inputs)")
-            if args.input_shape and isinstance(made, tuple):
-                inputs = tuple(torch.randn(*_parse_shape(s)) for s in args.input_shape)
+            module, inputs = load_module(args.module, args.input_shape)
             name = args.name or args.module.rsplit(":", 1)[1]
         warnings: List[str] = []
         doc = export_module(module, inputs, name=name, inputs_require_grad=args.inputs_require_grad, warnings=warnings)

@@ -1262,26 +1262,6 @@ _profile_fn = profile
 
 # ---- command line ----------------------------------------------------------------------------------------
 
-def _load_module(spec: str, input_shapes: List[str]):
-    made = _fx_export._load_factory(spec)()
-    if isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], nn.Module):
-        module, inputs = made
-        if isinstance(inputs, torch.Tensor):
-            inputs = (inputs,)
-    elif isinstance(made, nn.Module):
-        module = made
-        if not input_shapes:
-            raise _fx_export.ExportError(f"--module '{spec}' returned a module without example inputs: give "
-                                         f"--input-shape")
-        inputs = tuple(torch.randn(*_fx_export._parse_shape(s)) for s in input_shapes)
-    else:
-        raise _fx_export.ExportError(f"--module '{spec}': the factory returned {type(made).__name__}, not an "
-                                     f"nn.Module or (module, example_inputs)")
-    if input_shapes and isinstance(made, tuple):
-        inputs = tuple(torch.randn(*_fx_export._parse_shape(s)) for s in input_shapes)
-    return module, tuple(inputs)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python3 -m opplan.torch.run",
@@ -1343,7 +1323,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     torch.manual_seed(args.seed)
     try:
-        module, inputs = _load_module(args.module, args.input_shape)
+        module, inputs = _fx_export.load_module(args.module, args.input_shape)
         loss = _fx_export._load_factory(args.loss)() if args.loss else None
     except _fx_export.ExportError as e:
         return fail(str(e), 2)
