@@ -11,7 +11,8 @@
 # would, which the main build already proves).
 #
 # usage: tools/check-sanitizers.sh [build-root=build-check]
-# Takes about 30-40 minutes on 2 cores. Any sanitizer report, fuzzer crash, hang or out-of-memory
+# Takes about 20-25 minutes on 2 cores (21 min in a fresh clone: ASan build 8, its tests 5, fuzzing 6,
+# TSan build and run 2). Any sanitizer report, fuzzer crash, hang or out-of-memory
 # fails it; a fuzzer's crashing input is left in <build-root>/asan/tests/fuzz/ (crash-*, oom-*,
 # timeout-*) to become a regression test.
 set -euo pipefail
