@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 OPPLAN_BEGIN_NAMESPACE
@@ -344,6 +345,12 @@ class Folder {
 };
 
 }  // namespace
+
+std::optional<std::vector<std::int64_t>> integer_values(const onnx::TensorProto& tensor) {
+  auto v = from_tensor(tensor);
+  if (!v) return std::nullopt;
+  return std::move(v->data);
+}
 
 int fold_shape_arithmetic(onnx::ModelProto& model) { return Folder(*model.mutable_graph()).run(); }
 

@@ -10,10 +10,18 @@
 #if OPPLAN_HAVE_ONNX
 #include <onnx/onnx_pb.h>
 
+#include <cstdint>
+#include <optional>
+#include <vector>
+
 #include <opplan/version.hpp>
 
 OPPLAN_BEGIN_NAMESPACE
 namespace onnx_detail {
+
+// The values of a small integer tensor (INT64, INT32 or BOOL as 0 / 1; at most 4,096 elements,
+// each within +-2^52), or nullopt for anything else or a tensor whose data does not match its dims.
+std::optional<std::vector<std::int64_t>> integer_values(const onnx::TensorProto& tensor);
 
 // Replaces every node whose outputs can be computed from integer constants and known shapes
 // (Constant, Shape, Size, Gather, Squeeze, Unsqueeze, Concat, Slice, Add, Sub, Mul, Div, Cast to

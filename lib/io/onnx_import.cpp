@@ -696,17 +696,8 @@ class Importer {
     const onnx::TensorProto* t = nullptr;
     if (auto it = initializers_.find(name); it != initializers_.end()) t = it->second;
     if (auto it = constants_.find(name); it != constants_.end()) t = it->second;
-    if (!t || t->data_type() != onnx::TensorProto::INT64) return std::nullopt;
-    std::vector<std::int64_t> out;
-    if (t->int64_data_size() > 0) {
-      out.assign(t->int64_data().begin(), t->int64_data().end());
-    } else if (t->has_raw_data() && t->raw_data().size() % sizeof(std::int64_t) == 0) {
-      out.resize(t->raw_data().size() / sizeof(std::int64_t));
-      std::memcpy(out.data(), t->raw_data().data(), t->raw_data().size());
-    } else {
-      return std::nullopt;
-    }
-    return out;
+    if (!t) return std::nullopt;
+    return onnx_detail::integer_values(*t);
   }
 
   std::string path_;
